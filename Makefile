@@ -1,0 +1,39 @@
+# The course's two promises, one command each:
+#   make lab    set everything up (a virtual environment in .venv) and open the course in JupyterLab
+#   make test   set everything up and run all tests: unit tests + every notebook (fast mode) under nbval
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# notebooks run from notebooks/, so a relative data folder must become absolute first
+ifneq ($(strip $(VAE_DATA_DIR)),)
+export VAE_DATA_DIR := $(abspath $(VAE_DATA_DIR))
+endif
+
+.PHONY: setup lab test notebooks benchmark data
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
+	$(PY) -m pip install -r requirements.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+
+test: $(STAMP)
+	VAE_FAST=$${VAE_FAST:-1} $(PY) -m pytest
+
+# re-execute every notebook in place, in full mode, as committed
+notebooks: $(STAMP)
+	VAE_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=1800 notebooks/[0-9]*.ipynb
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/bench_training_loop.py
+
+# fetch MNIST into the data root ($VAE_DATA_DIR or data/) ahead of a class without internet
+data: $(STAMP)
+	$(PY) -m vae_helpers.data download
