@@ -1,0 +1,135 @@
+"""Run settings shared by every notebook: fast mode, seeding, threads, device, parameter counts.
+
+Environment variables read here (all optional):
+
+- ``VAE_FAST``        ``1`` for a quick run with small subsets and few epochs (tests use it).
+- ``VAE_NUM_THREADS`` number of CPU threads torch may use (default: the CPUs this process may run on).
+- ``VAE_DEVICE``      force a device, e.g. ``cpu`` (default: CUDA, then Apple MPS, then CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={value!r} is not understood: use {name}=1 (on) or {name}=0 (off).")
+
+
+def fast_mode() -> bool:
+    """True when ``VAE_FAST=1``: notebooks use small subsets and few epochs."""
+    return _env_flag("VAE_FAST")
+
+
+def repo_root() -> Path | None:
+    """The course's checkout (the folder holding ``pyproject.toml``), or None for a non-editable install."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python's ``random``, NumPy and torch (CPU and CUDA) in one call.
+
+    Returns a fresh ``torch.Generator`` seeded with ``seed`` for code that takes one explicitly.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (respects taskset / container limits where the OS reports them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def configure_threads(num_threads: int | None = None) -> int:
+    """Set how many CPU threads torch uses and return that number.
+
+    Order of precedence: the argument, ``VAE_NUM_THREADS``, then the CPUs available to this process.
+    Two processes sharing two cores (say a notebook and a test run) each using every core slow each
+    other down, so a teacher running several kernels on one machine can set ``VAE_NUM_THREADS=1``.
+    """
+    if num_threads is None:
+        env = os.environ.get("VAE_NUM_THREADS", "").strip()
+        if env:
+            if not env.isdigit() or int(env) < 1:
+                raise ValueError(f"VAE_NUM_THREADS={env!r} must be a whole number >= 1, e.g. VAE_NUM_THREADS=2.")
+            num_threads = int(env)
+        else:
+            num_threads = min(torch.get_num_threads(), available_cpus())
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be >= 1, got {num_threads}.")
+    torch.set_num_threads(num_threads)
+    return num_threads
+
+
+def get_device(verbose: bool = True) -> torch.device:
+    """Pick the best device: ``VAE_DEVICE`` if set, else CUDA, then Apple MPS, then CPU.
+
+    With ``verbose`` it prints one line saying what was chosen and why.
+    """
+    forced = os.environ.get("VAE_DEVICE", "").strip()
+    if forced:
+        try:
+            device = torch.device(forced)
+        except RuntimeError as err:
+            raise ValueError(f"VAE_DEVICE={forced!r} is not a device name; use cpu, cuda or mps.") from err
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("VAE_DEVICE asks for cuda but torch sees no CUDA GPU; unset it to use the CPU.")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("VAE_DEVICE asks for mps but this machine has no Apple GPU; unset it to use the CPU.")
+        reason = "set by VAE_DEVICE"
+    elif torch.cuda.is_available():
+        device, reason = torch.device("cuda"), f"CUDA GPU: {torch.cuda.get_device_name(0)}"
+    elif torch.backends.mps.is_available():
+        device, reason = torch.device("mps"), "Apple GPU (MPS)"
+    else:
+        device, reason = torch.device("cpu"), "no GPU found; everything in this course runs fine on a CPU"
+    if verbose:
+        print(f"Device: {device} ({reason})")
+    return device
+
+
+def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) scalar parameters in ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What :func:`setup` decided for this notebook run."""
+
+    fast: bool  # VAE_FAST=1: small subsets, few epochs
+    device: torch.device  # where models and batches live
+    num_threads: int  # torch CPU threads
+    seed: int  # global seed used for this run
+
+
+def setup(seed: int = 0, verbose: bool = True) -> RunConfig:
+    """The first cell of every notebook: read fast mode, set threads, seed everything, choose a device."""
+    fast = fast_mode()
+    threads = configure_threads()
+    seed_everything(seed)
+    device = get_device(verbose=verbose)
+    if verbose:
+        mode = "ON (VAE_FAST=1: small subsets, few epochs)" if fast else "off (full course settings)"
+        print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}")
+    return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed)
