@@ -1,0 +1,55 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+
+from vae_helpers.plotting import plot_history, png_bytes, show_images
+from vae_helpers.training import History
+
+
+def test_show_images_draws_each_image_with_its_label():
+    images = torch.rand(7, 1, 28, 28)
+    fig = show_images(images, labels=torch.arange(7), ncols=4)
+    assert isinstance(fig, Figure)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 7
+    assert [ax.get_title() for ax in drawn] == [str(i) for i in range(7)]
+    np.testing.assert_allclose(drawn[2].images[0].get_array(), images[2, 0].numpy())
+
+
+def test_show_images_rejects_mismatched_labels_and_colour_images():
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        show_images(torch.rand(3, 28, 28), labels=[1, 2])
+    with pytest.raises(ValueError, match="single-channel"):
+        show_images(torch.rand(3, 3, 28, 28))
+
+
+def test_plot_history_draws_one_line_per_metric():
+    h = History(epochs=[{"epoch": i, "train_loss": 1.0 / i, "test_loss": 1.2 / i} for i in range(1, 4)])
+    fig = plot_history(h, logy=True)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), h["test_loss"])
+
+
+def test_png_bytes_is_a_crisp_enlarged_png_of_the_image():
+    img = torch.rand(1, 28, 28)
+    data = png_bytes(img, scale=4)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    decoded = np.asarray(Image.open(io.BytesIO(data)))
+    assert decoded.shape == (112, 112)
+    expected = np.round(img[0].numpy() * 255).astype(np.uint8)
+    np.testing.assert_array_equal(decoded[::4, ::4], expected)
+    np.testing.assert_array_equal(decoded[1::4, 3::4], expected)  # nearest neighbour: 4x4 blocks
+
+
+def test_figures_are_not_left_open_in_pyplot():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    show_images(torch.rand(2, 28, 28))
+    plot_history(History(epochs=[{"epoch": 1, "train_loss": 1.0, "test_loss": 1.0}]))
+    assert plt.get_fignums() == before

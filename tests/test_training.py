@@ -1,0 +1,154 @@
+import math
+import os
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+from vae_helpers.training import History, TrainingDiverged, evaluate, fit
+
+
+def regression_batches(n_batches=8, batch_size=16, seed=0):
+    """y = x @ w + 0.5, a problem a linear layer solves exactly."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.tensor([[2.0], [-3.0]])
+    out = []
+    for _ in range(n_batches):
+        x = torch.randn(batch_size, 2, generator=g)
+        out.append((x, x @ w + 0.5))
+    return out
+
+
+def mse(model, batch):
+    x, y = batch
+    loss = ((model(x) - y) ** 2).mean()
+    return loss, {"abs_err": (model(x) - y).abs().mean().detach()}
+
+
+def make_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Linear(2, 1)
+
+
+def test_training_lowers_the_loss_and_records_history():
+    model = make_model()
+    data = regression_batches()
+    history = fit(model, data, torch.optim.Adam(model.parameters(), lr=0.05), mse, num_epochs=15,
+                  test_data=regression_batches(2, seed=1), progress=False, verbose=False)
+    assert len(history) == 15 and len(history.steps) == 15 * len(data)
+    assert history.last("train_loss") < 0.01 * history["train_loss"][0]
+    assert history.last("test_loss") < 0.01
+    assert set(history.epochs[-1]) >= {"epoch", "train_loss", "train_abs_err", "test_loss", "test_abs_err", "seconds"}
+    assert not history.interrupted
+
+
+def test_epoch_metrics_weight_batches_by_size():
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    data = [(torch.ones(1, 1), torch.full((1, 1), 3.0)), (torch.ones(3, 1), torch.full((3, 1), 1.0))]
+    metrics = evaluate(model, data, mse)
+    assert math.isclose(metrics["loss"], (1 * 9 + 3 * 1) / 4)
+
+
+def test_seeded_training_repeats_exactly():
+    def run():
+        model = make_model(3)
+        return fit(model, regression_batches(), torch.optim.SGD(model.parameters(), lr=0.1), mse, 3,
+                   progress=False, verbose=False).steps
+
+    assert run() == run()
+
+
+def test_evaluate_uses_no_grad_and_restores_the_mode():
+    model = make_model()
+
+    def loss_fn(m, batch):
+        assert not torch.is_grad_enabled() and not m.training
+        return mse(m, batch)
+
+    for mode in (True, False):
+        model.train(mode)
+        evaluate(model, regression_batches(2), loss_fn)
+        assert model.training is mode
+
+
+def test_interrupt_stops_after_the_current_batch_and_returns_history():
+    model = make_model()
+    data = regression_batches(n_batches=6)
+    calls = {"n": 0}
+    previous_handler = signal.getsignal(signal.SIGINT)
+
+    def loss_fn(m, batch):
+        calls["n"] += 1
+        if calls["n"] == len(data) + 3:  # third batch of the second epoch
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C or Jupyter's stop button sends
+        return mse(m, batch)
+
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.05), loss_fn, 5, progress=False, verbose=False)
+    assert history.interrupted
+    assert len(history.epochs) == 2 and "train_loss" in history.epochs[1]
+    assert len(history.steps) == len(data) + 3  # the interrupted batch finished its step
+    assert signal.getsignal(signal.SIGINT) is previous_handler
+    assert torch.isfinite(model(torch.ones(1, 2))).all()  # still usable
+
+
+def test_nan_loss_stops_before_the_bad_step_with_a_clear_message():
+    model = make_model()
+    data = regression_batches(n_batches=4)
+    calls = {"n": 0}
+    snapshot = {}
+
+    def loss_fn(m, batch):
+        calls["n"] += 1
+        loss, metrics = mse(m, batch)
+        if calls["n"] == len(data) + 2:
+            snapshot.update({k: v.clone() for k, v in m.state_dict().items()})
+            return loss * float("nan"), metrics
+        return loss, metrics
+
+    with pytest.raises(TrainingDiverged, match=r"nan at epoch 2, batch 2") as info:
+        fit(model, data, torch.optim.SGD(model.parameters(), lr=0.05), loss_fn, 3, progress=False, verbose=False)
+    assert "learning rate" in str(info.value)
+    assert isinstance(info.value.history, History) and len(info.value.history) == 1
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, snapshot[key]), "the NaN step must not be applied"
+
+
+def test_a_loss_fn_with_the_wrong_return_value_is_explained():
+    model = make_model()
+    data = regression_batches(1)
+    with pytest.raises(TypeError, match=r"\(loss, metrics\)"):
+        fit(model, data, torch.optim.SGD(model.parameters(), lr=0.1), lambda m, b: mse(m, b)[0], 1, progress=False)
+    with pytest.raises(ValueError, match="scalar loss"):
+        fit(model, data, torch.optim.SGD(model.parameters(), lr=0.1),
+            lambda m, b: (((m(b[0]) - b[1]) ** 2).squeeze(1), {}), 1, progress=False)
+
+
+def test_on_epoch_end_sees_each_epoch():
+    model = make_model()
+    seen = []
+    fit(model, regression_batches(2), torch.optim.SGD(model.parameters(), lr=0.1), mse, 3,
+        progress=False, verbose=False, on_epoch_end=lambda epoch, h: seen.append((epoch, len(h))))
+    assert seen == [(1, 1), (2, 2), (3, 3)]
+
+
+def test_history_lookup_names_the_available_metrics():
+    h = History(epochs=[{"epoch": 1, "train_loss": 2.0}])
+    with pytest.raises(KeyError, match="train_loss"):
+        h["test_loss"]
+
+
+def test_adam_helper_trains_like_torch_adam():
+    from vae_helpers.training import adam
+
+    data = regression_batches(4)
+    ref, ours = make_model(1), make_model(1)
+    opt_ref, opt_ours = torch.optim.Adam(ref.parameters(), lr=0.01), adam(ours.parameters(), lr=0.01)
+    for batch in data * 3:
+        for model, opt in ((ref, opt_ref), (ours, opt_ours)):
+            opt.zero_grad()
+            mse(model, batch)[0].backward()
+            opt.step()
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)

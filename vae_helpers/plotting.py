@@ -1,0 +1,102 @@
+"""Figures for the notebooks. Every function takes data (and optionally an ``ax``), returns the figure,
+and leaves matplotlib's global state alone: a new figure is closed in pyplot before it is returned,
+so Jupyter shows it once, as the cell's last value (or through ``display(fig)``), and no rcParams change.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from PIL import Image
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.ndarray]:
+    """``plt.subplots`` without pyplot keeping the figure: returns ``(fig, axes)`` with ``axes`` 2-D."""
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, **kwargs)
+    plt.close(fig)
+    return fig, axes
+
+
+def _as_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """``(B, 1, H, W)``, ``(B, H, W)`` or ``(H, W)`` in [0, 1] (or uint8) -> float array ``(B, H, W)``."""
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim == 4:
+        if arr.shape[1] != 1:
+            raise ValueError(f"Expected single-channel images (B, 1, H, W), got shape {arr.shape}.")
+        arr = arr[:, 0]
+    if arr.ndim != 3:
+        raise ValueError(f"Expected images shaped (B, 1, H, W), (B, H, W) or (H, W), got {arr.shape}.")
+    return arr
+
+
+def show_images(
+    images: torch.Tensor | np.ndarray,
+    labels: Sequence | None = None,
+    ncols: int = 10,
+    title: str | None = None,
+    scale: float = 1.0,
+) -> Figure:
+    """A grid of grey-scale images, each with its label (if given) above it."""
+    arr = _as_numpy_images(images)
+    n = len(arr)
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"Got {n} images but {len(labels)} labels.")
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = new_figure(nrows, ncols, figsize=(scale * 1.1 * ncols, scale * (1.25 if labels is not None else 1.1) * nrows + (0.4 if title else 0)))
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(arr[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            if labels is not None:
+                lab = labels[i]
+                ax.set_title(str(lab.item() if isinstance(lab, torch.Tensor) else lab), fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, keys: Sequence[str] = ("train_loss", "test_loss"), ax: Axes | None = None,
+                 logy: bool = False, ylabel: str = "loss") -> Figure:
+    """Per-epoch curves of ``keys`` from a ``training.History``."""
+    if ax is None:
+        fig, axes = new_figure(figsize=(5, 3.2))
+        ax = axes[0, 0]
+    for key in keys:
+        values = history[key]
+        ax.plot(range(1, len(values) + 1), values, marker="o", label=key.replace("_", " "))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def png_bytes(image: torch.Tensor | np.ndarray, scale: int = 8) -> bytes:
+    """One grey image ``(H, W)`` or ``(1, H, W)`` in [0, 1] as PNG bytes, enlarged ``scale`` times with
+    nearest-neighbour so pixels stay crisp (for ``ipywidgets.Image``)."""
+    arr = _as_numpy_images(image)
+    if len(arr) != 1:
+        raise ValueError(f"png_bytes takes one image, got {len(arr)}.")
+    pixels = (np.clip(arr[0], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    img = Image.fromarray(pixels)  # 2-D uint8 -> mode "L"
+    if scale != 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
