@@ -1,0 +1,15 @@
+"""The benchmark is measured by hand (`make benchmark`); this only keeps it from rotting."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training_loop.py"
+
+
+def test_benchmark_runs_and_prints_its_figures(mnist):
+    out = subprocess.run([sys.executable, str(SCRIPT), "--epochs", "1", "--subset", "512"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for figure in ("samples/s", "peak RSS", "speed-up", "loop overhead", "final test nELBO"):
+        assert figure in out.stdout
