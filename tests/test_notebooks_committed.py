@@ -1,0 +1,34 @@
+"""Committed notebooks must carry the outputs of one clean top-to-bottom run (no stale or half-run state).
+
+Re-run them all in place with `make notebooks`.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb files"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_one_clean_run(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    counts = [c.get("execution_count") for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: execution counts {counts}; run `make notebooks`"
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{path.name} was committed with {len(errors)} error output(s)"
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", [])), \
+        f"{path.name} shows no figure: commit it with the outputs of a full run"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_reads_fast_mode_in_its_first_cell(path):
+    nb = json.loads(path.read_text())
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "setup(" in "".join(first["source"]), f"{path.name}: the first code cell should call setup() (reads VAE_FAST)"
