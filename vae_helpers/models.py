@@ -63,3 +63,107 @@ class MLPVAE(nn.Module):
         """``x`` ``(B, C, H, W)`` -> ``(logits, mu, logvar)``; the loss is computed outside."""
         mu, logvar = self.encode(x)
         return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+
+
+# ----------------------------------------------------------------------------- notebooks 01-02: decoders that memorize
+
+
+def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0) -> int:
+    """Spatial size after ``nn.ConvTranspose2d``: ``(size - 1) * stride - 2 * padding + kernel + output_padding``."""
+    return (size - 1) * stride - 2 * padding + kernel + output_padding
+
+
+class DeconvDecoder(nn.Module):
+    """Transposed convolutions that grow a code vector into an image (notebook 01).
+
+    The code ``(B, code_dim)`` is treated as a 1x1 image with ``code_dim`` channels. The first layer
+    spreads it to ``start_size x start_size`` (``image_size / 2**len(channels)``); each further layer
+    (kernel 4, stride 2, padding 1) doubles the size, ending with ``out_channels`` channels of logits.
+
+    Example: ``code_dim=8, channels=(32, 16), image_size=28``: 1x1 -> 7x7 (32) -> 14x14 (16) -> 28x28 (1).
+    """
+
+    def __init__(self, code_dim: int = 8, channels: Sequence[int] = (32, 16), image_size: int = 28, out_channels: int = 1):
+        super().__init__()
+        if code_dim < 1 or not channels or min(channels) < 1:
+            raise ValueError(f"code_dim and every channels entry must be >= 1, got {code_dim} and {list(channels)}.")
+        factor = 2 ** len(channels)
+        if image_size % factor:
+            raise ValueError(
+                f"image_size={image_size} cannot be reached: {len(channels)} doubling layers need a multiple of {factor}. "
+                "Use fewer channels entries or another image_size."
+            )
+        self.config = {"code_dim": code_dim, "channels": list(channels), "image_size": image_size, "out_channels": out_channels}
+        start = image_size // factor
+        widths = [*channels, out_channels]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(code_dim, widths[0], kernel_size=start), nn.ReLU()]
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+        self.layers = nn.Sequential(*layers[:-1])  # no ReLU after the last layer: it outputs logits
+
+    @property
+    def code_dim(self) -> int:
+        return self.config["code_dim"]
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one output image, computed layer by layer from the transposed-convolution formula."""
+        size = 1
+        for layer in self.layers:
+            if isinstance(layer, nn.ConvTranspose2d):
+                size = conv_transpose_output_size(size, layer.kernel_size[0], layer.stride[0], layer.padding[0], layer.output_padding[0])
+        return (self.config["out_channels"], size, size)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        """``code`` ``(B, code_dim)`` -> logits ``(B, C, H, W)``; ``torch.sigmoid`` turns them into pixels in [0, 1]."""
+        return self.layers(code[:, :, None, None])  # (B, code_dim, 1, 1)
+
+
+CODE_KINDS = ("onehot", "learned", "random")
+
+
+class CodebookDecoder(nn.Module):
+    """A decoder that stores ``num_images`` images, each reached through its own code (notebook 02).
+
+    - ``"onehot"``: image ``i`` is decoded from the one-hot vector ``e_i`` (``code_dim = num_images``);
+      the first layer grows with every image stored.
+    - ``"learned"``: a table of ``code_dim``-long real codes (``nn.Embedding``) trained with the decoder.
+    - ``"random"``: the same table, drawn once from N(0, 1) (with ``seed``) and kept fixed.
+
+    ``forward(index)`` takes image indices ``(B,)`` and returns logits ``(B, 1, 28, 28)``.
+    """
+
+    def __init__(self, num_images: int, code: str = "learned", code_dim: int = 2, channels: Sequence[int] = (32, 16),
+                 image_size: int = 28, seed: int = 0):
+        super().__init__()
+        if code not in CODE_KINDS:
+            raise ValueError(f"code must be one of {CODE_KINDS}, got {code!r}.")
+        if num_images < 1:
+            raise ValueError(f"num_images must be >= 1, got {num_images}.")
+        self.config = {"num_images": num_images, "code": code, "code_dim": code_dim, "channels": list(channels),
+                       "image_size": image_size, "seed": seed}
+        if code == "onehot":
+            code_dim = num_images
+            self.config["code_dim"] = code_dim
+            self.register_buffer("codes", torch.eye(num_images))  # row i is e_i: fixed, not a parameter
+        else:
+            table = torch.randn(num_images, code_dim, generator=torch.Generator().manual_seed(seed))
+            if code == "learned":
+                self.codes = nn.Parameter(table)
+            else:
+                self.register_buffer("codes", table)
+        self.decoder = DeconvDecoder(code_dim, channels, image_size)
+
+    def code_of(self, index: torch.Tensor) -> torch.Tensor:
+        """The codes ``(B, code_dim)`` of images ``index`` ``(B,)``."""
+        return self.codes[index]
+
+    def forward(self, index: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.code_of(index))
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable scalars: in the codes, in the decoder's first (input) layer, and in total."""
+        first = self.decoder.layers[0]
+        codes = self.codes.numel() if isinstance(self.codes, nn.Parameter) else 0
+        input_layer = sum(p.numel() for p in first.parameters())
+        return {"codes": codes, "input_layer": input_layer, "total": sum(p.numel() for p in self.parameters() if p.requires_grad)}
