@@ -31,3 +31,72 @@ def test_gradients_reach_mu_and_logvar_through_the_sample():
 def test_bad_sizes_raise():
     with pytest.raises(ValueError, match="latent_dim"):
         MLPVAE(latent_dim=0)
+
+
+# ---------------------------------------------------------------- notebooks 01-02: memorizing decoders
+
+from vae_helpers.models import CODE_KINDS, CodebookDecoder, DeconvDecoder, conv_transpose_output_size  # noqa: E402
+
+
+@pytest.mark.parametrize("code_dim, channels, image_size", [(1, (16,), 28), (8, (32, 16), 28), (4, (64, 32, 16), 32), (3, (8, 8), 12)])
+def test_deconv_decoder_output_shape_is_computed_and_true(code_dim, channels, image_size):
+    decoder = DeconvDecoder(code_dim, channels, image_size)
+    out = decoder(torch.ones(2, code_dim))
+    assert decoder.output_shape == (1, image_size, image_size)
+    assert tuple(out.shape[1:]) == decoder.output_shape
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding, output_padding", [(1, 7, 1, 0, 0), (7, 4, 2, 1, 0), (5, 3, 2, 1, 1), (3, 2, 3, 0, 0)])
+def test_transposed_conv_size_formula_matches_pytorch(size, kernel, stride, padding, output_padding):
+    layer = torch.nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding, output_padding=output_padding)
+    assert layer(torch.zeros(1, 1, size, size)).shape[-1] == conv_transpose_output_size(size, kernel, stride, padding, output_padding)
+
+
+def test_deconv_decoder_rejects_unreachable_sizes():
+    with pytest.raises(ValueError, match="multiple of 8"):
+        DeconvDecoder(8, (32, 16, 8), image_size=28)
+
+
+def test_deconv_decoder_memorizes_one_image_in_a_few_hundred_steps():
+    torch.manual_seed(0)
+    target = torch.zeros(1, 1, 28, 28)
+    target[0, 0, 6:22, 12:16] = 1.0  # a "1"
+    target[0, 0, 6:9, 9:13] = 0.6
+    decoder = DeconvDecoder(8, (32, 16))
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=3e-3)
+    ones = torch.ones(1, 8)
+    first = None
+    for _ in range(300):
+        loss = torch.nn.functional.mse_loss(torch.sigmoid(decoder(ones)), target)
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 1e-3 < first
+
+
+@pytest.mark.parametrize("code", CODE_KINDS)
+@pytest.mark.parametrize("num_images", [1, 4, 16])
+def test_codebook_variants_share_shapes_and_count_parameters(code, num_images):
+    model = CodebookDecoder(num_images, code, code_dim=3, channels=(16, 8))
+    out = model(torch.arange(num_images))
+    assert out.shape == (num_images, 1, 28, 28)
+    counts = model.parameter_counts()
+    assert counts["total"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert counts["input_layer"] == sum(p.numel() for p in model.decoder.layers[0].parameters())
+    in_channels = num_images if code == "onehot" else 3
+    assert counts["input_layer"] == in_channels * 16 * 7 * 7 + 16
+    assert counts["codes"] == (num_images * 3 if code == "learned" else 0)
+
+
+def test_onehot_codes_are_the_identity_and_random_codes_stay_fixed():
+    onehot = CodebookDecoder(5, "onehot")
+    assert torch.equal(onehot.code_of(torch.tensor([2])), torch.tensor([[0.0, 0, 1, 0, 0]]))
+    random_codes = CodebookDecoder(5, "random", code_dim=2, seed=1)
+    assert not any(p is random_codes.codes for p in random_codes.parameters())
+    assert torch.equal(random_codes.codes, CodebookDecoder(5, "random", code_dim=2, seed=1).codes)
+
+
+def test_codebook_rejects_unknown_code_kinds():
+    with pytest.raises(ValueError, match="onehot"):
+        CodebookDecoder(4, "binary")

@@ -1,0 +1,72 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vae_helpers.memorize import capacity_sweep, reconstruction_mse, train_codebook
+from vae_helpers.models import CodebookDecoder
+
+
+def blob_images(n, seed=0):
+    """Distinct smooth images in [0, 1]: Gaussian blobs at different places."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    centres = torch.rand(n, 2, generator=g) * 16 + 6
+    d2 = (yy - centres[:, 0, None, None]) ** 2 + (xx - centres[:, 1, None, None]) ** 2
+    return torch.exp(-d2 / 18.0)[:, None]
+
+
+@pytest.mark.parametrize("code", ["onehot", "learned"])
+def test_training_lowers_the_reconstruction_error(code):
+    images = blob_images(4)
+    torch.manual_seed(0)
+    model = CodebookDecoder(4, code, code_dim=2, channels=(16, 8))
+    before = reconstruction_mse(model, images)
+    losses = train_codebook(model, images, num_steps=300)
+    after = reconstruction_mse(model, images)
+    assert len(losses) == 300
+    assert after < 0.1 * before and after < 5e-3
+
+
+def test_train_codebook_is_the_hand_written_loop():
+    images = blob_images(3)
+    torch.manual_seed(0)
+    a = CodebookDecoder(3, "onehot", channels=(8, 4))
+    b = CodebookDecoder(3, "onehot", channels=(8, 4))
+    b.load_state_dict(a.state_dict())
+    optimizer = torch.optim.Adam(a.parameters(), lr=3e-3)
+    hand = []
+    for _ in range(10):
+        loss = F.mse_loss(torch.sigmoid(a(torch.arange(3))), images)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        hand.append(loss.item())
+    assert train_codebook(b, images, 10) == hand
+
+
+def test_seeded_minibatch_runs_repeat():
+    images = blob_images(20)
+
+    def run():
+        torch.manual_seed(1)
+        return train_codebook(CodebookDecoder(20, "learned", channels=(8, 4)), images, 20, batch_size=8, seed=3)
+
+    assert run() == run()
+
+
+def test_train_codebook_checks_the_number_of_images():
+    with pytest.raises(ValueError, match="stores 4 images but 3"):
+        train_codebook(CodebookDecoder(4), blob_images(3), 1)
+
+
+def test_capacity_sweep_counts_match_the_models():
+    rows = capacity_sweep(blob_images(8), sizes=[2, 8], code_dim=3, channels=(8, 4), num_steps=5, progress=False)
+    assert [(r["N"], r["code"]) for r in rows] == [(n, c) for n in (2, 8) for c in ("onehot", "learned", "random")]
+    for r in rows:
+        model = r["model"]
+        assert r["params"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+        first = sum(p.numel() for p in model.decoder.layers[0].parameters())
+        assert r["input_params"] == first + (model.codes.numel() if r["code"] == "learned" else 0)
+        assert r["mse"] == pytest.approx(reconstruction_mse(model, blob_images(8)[: r["N"]]))
+    onehot = [r["input_params"] for r in rows if r["code"] == "onehot"]
+    assert onehot[1] - onehot[0] == 6 * 8 * 7 * 7  # six more images, 8 channels, 7x7 kernel each

@@ -1,0 +1,112 @@
+"""Self-checks for the notebooks' exercises.
+
+Each ``check_*`` takes the learner's function, compares it with PyTorch itself on several cases, and
+prints either a confirmation or a hint. It never raises, so *Run All* carries on past an exercise
+that is not done yet, and it returns True or False so a solution cell can ``assert`` it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import CodebookDecoder
+
+
+def _attempt(fn: Callable, *args):
+    """``(value, None)``, or ``(None, message)`` when ``fn`` is not written yet or fails."""
+    try:
+        value = fn(*args)
+    except NotImplementedError:
+        return None, "Not attempted yet: replace the `...` in the exercise cell with your code."
+    except Exception as err:  # the learner's code failing is expected, not an error of the check
+        return None, f"Your function raised {type(err).__name__}: {err}"
+    if value is Ellipsis or value is None:
+        return None, "Not attempted yet: your function returns nothing; replace the `...` with your code."
+    return value, None
+
+
+def _report(ok: bool, message: str) -> bool:
+    print(("Correct! " if ok else "Not yet. ") + message)
+    return ok
+
+
+def check_transposed_conv_size(fn: Callable[[int, int, int, int], int]) -> bool:
+    """``fn(size, kernel, stride, padding)`` must give ``nn.ConvTranspose2d``'s output size."""
+    cases = [(1, 7, 1, 0), (7, 4, 2, 1), (14, 4, 2, 1), (5, 3, 1, 1), (4, 3, 2, 0), (10, 5, 3, 2)]
+    for size, kernel, stride, padding in cases:
+        layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding)
+        expected = layer(torch.zeros(1, 1, size, size)).shape[-1]
+        got, problem = _attempt(fn, size, kernel, stride, padding)
+        if problem:
+            return _report(False, problem)
+        if got != expected:
+            shrink = (size + 2 * padding - kernel) // stride + 1
+            if got == shrink:
+                hint = "that is the formula of an ordinary convolution, which shrinks. A transposed one runs it backwards."
+            elif got == (size - 1) * stride + kernel:
+                hint = "close: padding removes pixels from both borders of the output."
+            elif got == size * stride:
+                hint = "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, then add the kernel."
+            else:
+                hint = "start from (size - 1) * stride, add the kernel, then take the padding off both sides."
+            return _report(False, f"for size={size}, kernel={kernel}, stride={stride}, padding={padding} "
+                                  f"you give {got}, PyTorch gives {expected}. Hint: {hint}")
+    return _report(True, f"Your formula matches nn.ConvTranspose2d on all {len(cases)} cases.")
+
+
+def check_conv_transpose_params(fn: Callable[[int, int, int], int]) -> bool:
+    """``fn(in_channels, out_channels, kernel)`` must count a ``ConvTranspose2d``'s weights and biases."""
+    cases = [(8, 32, 7), (32, 16, 4), (16, 1, 4), (1, 64, 7), (3, 5, 2)]
+    for c_in, c_out, k in cases:
+        expected = sum(p.numel() for p in nn.ConvTranspose2d(c_in, c_out, k).parameters())
+        got, problem = _attempt(fn, c_in, c_out, k)
+        if problem:
+            return _report(False, problem)
+        if got != expected:
+            if got == c_in * c_out * k * k:
+                hint = "you counted the weights; every output channel also has one bias."
+            elif got == c_in * c_out * k + c_out:
+                hint = "a kernel is k x k: square it."
+            else:
+                hint = "each (input channel, output channel) pair has its own k x k kernel, plus one bias per output channel."
+            return _report(False, f"for in={c_in}, out={c_out}, kernel={k} you give {got}, PyTorch has {expected}. Hint: {hint}")
+    return _report(True, f"Your count matches PyTorch on all {len(cases)} layers.")
+
+
+def check_one_hot(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
+    """``fn(index, n)`` must return float one-hot rows ``(B, n)`` like ``F.one_hot(index, n).float()``."""
+    for index, n in ((torch.tensor([0, 3, 1]), 4), (torch.tensor([2]), 3), (torch.arange(6), 6)):
+        expected = F.one_hot(index, n).float()
+        got, problem = _attempt(fn, index.clone(), n)
+        if problem:
+            return _report(False, problem)
+        if not isinstance(got, torch.Tensor):
+            return _report(False, f"return a tensor, not a {type(got).__name__}.")
+        if tuple(got.shape) != tuple(expected.shape):
+            return _report(False, f"for index={index.tolist()} and n={n} the shape should be {tuple(expected.shape)}, "
+                                  f"got {tuple(got.shape)}. Hint: one row per index, one column per image.")
+        if not got.is_floating_point():
+            return _report(False, "the values must be floats (0.0 and 1.0): the decoder multiplies them with float weights.")
+        if not torch.equal(got, expected):
+            return _report(False, f"for index={index.tolist()} you give {got.tolist()}. Hint: row r has a single 1.0 at column index[r].")
+    return _report(True, "Your one-hot vectors match torch.nn.functional.one_hot.")
+
+
+def check_onehot_input_params(fn: Callable[[int, int, int], int]) -> bool:
+    """``fn(num_images, channels, kernel)`` must count the first layer of a one-hot decoder."""
+    for n, c0 in ((4, 32), (16, 32), (256, 32), (10, 8)):
+        model = CodebookDecoder(n, "onehot", channels=(c0, 16))
+        expected = model.parameter_counts()["input_layer"]
+        kernel = model.decoder.layers[0].kernel_size[0]
+        got, problem = _attempt(fn, n, c0, kernel)
+        if problem:
+            return _report(False, problem)
+        if got != expected:
+            return _report(False, f"for {n} images, {c0} channels and kernel {kernel} you give {got}, the model has "
+                                  f"{expected}. Hint: the one-hot code has num_images entries, and each is an input "
+                                  "channel of a transposed convolution (see the exercise of notebook 01).")
+    return _report(True, "Your formula matches the model: the input layer grows by channels * kernel**2 weights per image.")
