@@ -53,3 +53,18 @@ def test_figures_are_not_left_open_in_pyplot():
     show_images(torch.rand(2, 28, 28))
     plot_history(History(epochs=[{"epoch": 1, "train_loss": 1.0, "test_loss": 1.0}]))
     assert plt.get_fignums() == before
+
+
+def test_codes_with_images_places_each_image_at_its_code():
+    from matplotlib.offsetbox import AnnotationBbox
+
+    from vae_helpers.plotting import plot_codes_with_images
+
+    codes = torch.tensor([[0.0, 0.0], [1.0, 2.0], [-1.0, 0.5]])
+    fig = plot_codes_with_images(codes, torch.rand(3, 1, 28, 28), labels=[0, 1, 1])
+    ax = fig.axes[0]
+    boxes = [a for a in ax.artists if isinstance(a, AnnotationBbox)]
+    assert [tuple(b.xy) for b in boxes] == [tuple(c) for c in codes.tolist()]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1"]
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plot_codes_with_images(torch.zeros(3, 3), torch.rand(3, 28, 28))

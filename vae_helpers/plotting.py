@@ -100,3 +100,39 @@ def png_bytes(image: torch.Tensor | np.ndarray, scale: int = 8) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def plot_codes_with_images(codes: torch.Tensor, images: torch.Tensor, labels: Sequence | None = None,
+                           ax: Axes | None = None, zoom: float = 0.9, title: str | None = None) -> Figure:
+    """Draw each image at its 2-D code ``(N, 2)``, framed in its label's colour (a legend names the digits)."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    codes = codes.detach().cpu()
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"codes must be (N, 2) to be drawn on a plane, got {tuple(codes.shape)}.")
+    arr = _as_numpy_images(images)
+    if len(arr) != len(codes):
+        raise ValueError(f"Got {len(codes)} codes but {len(arr)} images.")
+    if ax is None:
+        fig, axes = new_figure(figsize=(7, 6))
+        ax = axes[0, 0]
+    colours = plt.get_cmap("tab10")
+    for i, (x, y) in enumerate(codes.tolist()):
+        frame = colours(int(labels[i]) % 10) if labels is not None else "grey"
+        box = AnnotationBbox(OffsetImage(arr[i], cmap="gray", zoom=zoom), (x, y), frameon=True,
+                             bboxprops={"edgecolor": frame, "linewidth": 2}, pad=0.1)
+        ax.add_artist(box)
+    if labels is not None:
+        for digit in sorted({int(v) for v in labels}):
+            ax.scatter([], [], color=colours(digit % 10), marker="s", label=str(digit))
+        ax.legend(title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    low, high = codes.min(0).values.tolist(), codes.max(0).values.tolist()
+    for d, set_lim in enumerate((ax.set_xlim, ax.set_ylim)):
+        pad = 0.12 * max(high[d] - low[d], 1e-3)
+        set_lim(low[d] - pad, high[d] + pad)
+    ax.set_xlabel("code dimension 1")
+    ax.set_ylabel("code dimension 2")
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax.figure
