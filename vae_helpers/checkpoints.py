@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .utils import repo_root
+from .utils import course_path
 
 FORMAT_VERSION = 1
 
@@ -33,11 +33,7 @@ class CheckpointMismatchError(CheckpointError):
 
 def checkpoint_dir() -> Path:
     """Folder for trained models: ``VAE_CHECKPOINT_DIR`` or ``<course>/checkpoints`` (not created here)."""
-    env = os.environ.get("VAE_CHECKPOINT_DIR", "").strip()
-    if env:
-        return Path(env).expanduser().resolve()
-    root = repo_root()
-    return (root / "checkpoints") if root else Path.home() / ".cache" / "vae_helpers" / "checkpoints"
+    return course_path("VAE_CHECKPOINT_DIR", "checkpoints")
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:

@@ -28,7 +28,7 @@ from typing import Iterator, NamedTuple
 
 import torch
 
-from .utils import repo_root
+from .utils import course_path
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
@@ -54,11 +54,7 @@ class MNISTCorruptError(RuntimeError):
 
 def data_root() -> Path:
     """The data root: ``VAE_DATA_DIR`` (relative paths resolve against the current folder) or ``<course>/data``."""
-    env = os.environ.get("VAE_DATA_DIR", "").strip()
-    if env:
-        return Path(env).expanduser().resolve()
-    root = repo_root()
-    return (root / "data") if root else Path.home() / ".cache" / "vae_helpers" / "data"
+    return course_path("VAE_DATA_DIR", "data")
 
 
 def raw_folder(root: str | os.PathLike | None = None) -> Path:

@@ -41,6 +41,16 @@ def repo_root() -> Path | None:
     return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
 
 
+def course_path(env_var: str, folder: str) -> Path:
+    """``$env_var`` if set (a relative path resolves against the current folder), else ``<course>/<folder>``,
+    else (for a non-editable install) ``~/.cache/vae_helpers/<folder>``. Nothing is created."""
+    env = os.environ.get(env_var, "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    root = repo_root()
+    return (root / folder) if root else Path.home() / ".cache" / "vae_helpers" / folder
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python's ``random``, NumPy and torch (CPU and CUDA) in one call.
 
