@@ -52,3 +52,24 @@ def test_onehot_input_params(capsys):
     assert exercises.check_onehot_input_params(lambda n, c, k: n * c * k * k + c)
     assert not exercises.check_onehot_input_params(lambda n, c, k: n * c + c)
     assert "Hint" in capsys.readouterr().out
+
+
+def test_bce_with_logits(capsys):
+    def stable(logits, x):
+        return logits.clamp(min=0) - logits * x + torch.log1p(torch.exp(-logits.abs()))
+
+    def naive(logits, x):
+        p = torch.sigmoid(logits)
+        return -(x * torch.log(p) + (1 - x) * torch.log(1 - p))
+
+    assert exercises.check_bce_with_logits(stable)
+    assert not exercises.check_bce_with_logits(naive)
+    assert "inf or nan" in capsys.readouterr().out
+    assert not exercises.check_bce_with_logits(lambda l, x: stable(l, x).sum())
+    assert "one loss per pixel" in capsys.readouterr().out
+
+
+def test_interpolate(capsys):
+    assert exercises.check_interpolate(lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, n)]))
+    assert not exercises.check_interpolate(lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.arange(n) / n]))
+    assert "last z1" in capsys.readouterr().out

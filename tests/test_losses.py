@@ -46,3 +46,25 @@ def test_vae_loss_is_the_batch_mean_of_recon_plus_beta_kl():
     assert loss.dim() == 0
     assert torch.allclose(metrics["recon"], bce_loss(logits, x).mean())
     assert torch.allclose(loss, metrics["recon"] + 2.0 * kl_divergence(mu, logvar).mean())
+
+
+def test_ae_loss_is_bce_summed_over_pixels_and_averaged_over_the_batch():
+    from vae_helpers.losses import ae_loss
+    from vae_helpers.models import MLPAutoencoder
+
+    torch.manual_seed(0)
+    model = MLPAutoencoder(latent_dim=3, hidden_dims=(16,))
+    x = torch.rand(5, 1, 28, 28)
+    loss, _ = ae_loss(model, (x, None))
+    expected = F.binary_cross_entropy_with_logits(model(x), x, reduction="sum") / 5
+    assert torch.allclose(loss, expected)
+
+
+def test_add_noise_stays_in_range_and_is_seeded():
+    from vae_helpers.losses import add_noise
+
+    x = torch.rand(2, 1, 28, 28)
+    a = add_noise(x, 0.5, torch.Generator().manual_seed(0))
+    b = add_noise(x, 0.5, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and 0 <= a.min() and a.max() <= 1
+    assert 0.2 < (a - x).abs().mean() < 0.5

@@ -100,3 +100,32 @@ def test_onehot_codes_are_the_identity_and_random_codes_stay_fixed():
 def test_codebook_rejects_unknown_code_kinds():
     with pytest.raises(ValueError, match="onehot"):
         CodebookDecoder(4, "binary")
+
+
+# ---------------------------------------------------------------- notebook 03: autoencoders
+
+from vae_helpers.models import ConvAutoencoder, ConvEncoder, MLPAutoencoder  # noqa: E402
+
+
+@pytest.mark.parametrize("cls", [MLPAutoencoder, ConvAutoencoder])
+@pytest.mark.parametrize("latent_dim", [2, 8, 32])
+def test_autoencoder_shapes(cls, latent_dim):
+    model = cls(latent_dim=latent_dim)
+    x = torch.rand(6, 1, 28, 28)
+    z = model.encode(x)
+    assert z.shape == (6, latent_dim)
+    assert model.decode(z).shape == x.shape == model(x).shape
+    assert model.config["latent_dim"] == latent_dim == model.latent_dim
+
+
+def test_conv_autoencoder_reuses_notebook_01_decoder():
+    model = ConvAutoencoder(latent_dim=5, channels=(32, 16))
+    assert isinstance(model.decoder, DeconvDecoder) and model.decoder.output_shape == (1, 28, 28)
+    assert isinstance(model.encoder, ConvEncoder)
+
+
+def test_autoencoders_reject_bad_sizes():
+    with pytest.raises(ValueError, match="latent_dim"):
+        MLPAutoencoder(latent_dim=0)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        ConvEncoder(4, (32, 16), image_size=30)

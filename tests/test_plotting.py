@@ -68,3 +68,29 @@ def test_codes_with_images_places_each_image_at_its_code():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1"]
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plot_codes_with_images(torch.zeros(3, 3), torch.rand(3, 28, 28))
+
+
+def test_latent_scatter_colours_each_digit():
+    from vae_helpers.plotting import plot_latent_scatter
+
+    codes = torch.randn(30, 2)
+    labels = torch.arange(30) % 3
+    fig = plot_latent_scatter(codes, labels, title="t")
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), codes[labels == 1].numpy())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2"]
+
+
+def test_latent_scatter_projects_higher_dimensions_and_rejects_one():
+    from vae_helpers.plotting import plot_latent_scatter, project_2d
+
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randn(200, 5, generator=g) * torch.tensor([5.0, 0.1, 0.1, 3.0, 0.1])
+    xy, note = project_2d(codes)
+    assert xy.shape == (200, 2) and "principal components" in note
+    assert xy[:, 0].var() > xy[:, 1].var() > 1.0  # the two spread-out directions are kept
+    fig = plot_latent_scatter(codes, torch.zeros(200))
+    assert "principal component 1" == fig.axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="D >= 2"):
+        plot_latent_scatter(torch.randn(10, 1), torch.zeros(10))

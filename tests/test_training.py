@@ -152,3 +152,17 @@ def test_adam_helper_trains_like_torch_adam():
             opt.step()
     for a, b in zip(ref.parameters(), ours.parameters()):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_a_short_autoencoder_run_lowers_the_test_loss(mnist):
+    from vae_helpers.data import load_mnist
+    from vae_helpers.losses import ae_loss
+    from vae_helpers.models import ConvAutoencoder, MLPAutoencoder
+    from vae_helpers.training import adam
+
+    small = load_mnist(subset=1024, test_subset=256)
+    for model in (MLPAutoencoder(latent_dim=8, hidden_dims=(64,)), ConvAutoencoder(latent_dim=8, channels=(8, 4))):
+        test = small.test.batches(256, shuffle=False)
+        before = evaluate(model, test, ae_loss)["loss"]
+        fit(model, small.train.batches(64, seed=0), adam(model.parameters(), lr=3e-3), ae_loss, 2, progress=False, verbose=False)
+        assert evaluate(model, test, ae_loss)["loss"] < 0.6 * before

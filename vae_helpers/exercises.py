@@ -110,3 +110,44 @@ def check_onehot_input_params(fn: Callable[[int, int, int], int]) -> bool:
                                   f"{expected}. Hint: the one-hot code has num_images entries, and each is an input "
                                   "channel of a transposed convolution (see the exercise of notebook 01).")
     return _report(True, "Your formula matches the model: the input layer grows by channels * kernel**2 weights per image.")
+
+
+def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """``fn(logits, x)`` must give the element-wise BCE of ``F.binary_cross_entropy_with_logits`` and stay finite."""
+    g = torch.Generator().manual_seed(0)
+    cases = [
+        (torch.randn(4, 6, generator=g) * 3, torch.rand(4, 6, generator=g)),  # ordinary values, grey targets
+        (torch.tensor([[80.0, -80.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.5]])),  # very sure and wrong: huge but finite
+    ]
+    for logits, x in cases:
+        expected = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+        got, problem = _attempt(fn, logits.clone(), x.clone())
+        if problem:
+            return _report(False, problem)
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            return _report(False, f"return one loss per pixel, shape {tuple(expected.shape)} (no sum or mean here).")
+        if not torch.isfinite(got).all():
+            return _report(False, "some losses are inf or nan for logits of +-80. Hint: log(sigmoid(l)) underflows; "
+                                  "rewrite the loss as max(l, 0) - l * x + log(1 + exp(-|l|)).")
+        if not torch.allclose(got, expected, atol=1e-4, rtol=1e-4):
+            return _report(False, f"for logits {logits[0, :3].tolist()} and targets {x[0, :3].tolist()} you give "
+                                  f"{got[0, :3].tolist()}, PyTorch gives {expected[0, :3].tolist()}. "
+                                  "Hint: -(x log p + (1 - x) log(1 - p)) with p = sigmoid(l).")
+    return _report(True, "Your loss matches F.binary_cross_entropy_with_logits, even for extreme logits.")
+
+
+def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> bool:
+    """``fn(z0, z1, steps)`` must return ``steps`` evenly spaced points ``(steps, D)`` from ``z0`` to ``z1``."""
+    z0, z1 = torch.tensor([0.0, 2.0, -1.0]), torch.tensor([4.0, -2.0, 1.0])
+    for steps in (2, 5):
+        expected = torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, steps)])
+        got, problem = _attempt(fn, z0.clone(), z1.clone(), steps)
+        if problem:
+            return _report(False, problem)
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return _report(False, f"expected a tensor of shape {tuple(expected.shape)} (steps, D), got {shape}.")
+        if not torch.allclose(got, expected, atol=1e-6):
+            return _report(False, f"with steps={steps} you give {got.tolist()}. Hint: the first row must be z0, the last z1, "
+                                  "and t = 0, 1/(steps-1), ..., 1 in between (torch.linspace).")
+    return _report(True, "Your path starts at z0, ends at z1 and is evenly spaced.")

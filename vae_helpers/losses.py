@@ -40,3 +40,25 @@ def vae_loss(model: nn.Module, batch: Any, beta: float = 1.0) -> tuple[torch.Ten
     logits, mu, logvar = model(x)
     recon, kl = bce_loss(logits, x).mean(), kl_divergence(mu, logvar).mean()
     return recon + beta * kl, {"recon": recon.detach(), "kl": kl.detach()}
+
+
+def ae_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Autoencoder loss for a batch ``(x, y)``: BCE summed over pixels, averaged over the batch (nats per image)."""
+    x = batch[0]
+    return bce_loss(model(x), x).mean(), {}
+
+
+def add_noise(x: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``x`` plus Gaussian noise of standard deviation ``noise_std``, clipped back into [0, 1]."""
+    noise = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device)
+    return (x + noise_std * noise.to(x.device)).clamp_(0.0, 1.0)
+
+
+def denoising_loss(noise_std: float):
+    """A loss function for ``training.fit``: reconstruct the clean ``x`` from a noisy copy of it."""
+
+    def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = batch[0]
+        return bce_loss(model(add_noise(x, noise_std)), x).mean(), {}
+
+    return loss_fn

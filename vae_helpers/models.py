@@ -167,3 +167,78 @@ class CodebookDecoder(nn.Module):
         codes = self.codes.numel() if isinstance(self.codes, nn.Parameter) else 0
         input_layer = sum(p.numel() for p in first.parameters())
         return {"codes": codes, "input_layer": input_layer, "total": sum(p.numel() for p in self.parameters() if p.requires_grad)}
+
+
+# ----------------------------------------------------------------------------- notebook 03: autoencoders
+
+
+class MLPAutoencoder(nn.Module):
+    """Encoder ``x -> z`` (fully connected layers that shrink) and decoder ``z -> logits`` (that grow back)."""
+
+    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28)):
+        super().__init__()
+        if latent_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
+            raise ValueError(f"latent_dim and every hidden_dims entry must be >= 1, got {latent_dim} and {list(hidden_dims)}.")
+        self.config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape)}
+        self.input_shape = tuple(input_shape)
+        input_dim = math.prod(input_shape)
+        self.encoder = nn.Sequential(nn.Flatten(), mlp([input_dim, *hidden_dims]), nn.Linear(hidden_dims[-1], latent_dim))
+        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)]), nn.Linear(hidden_dims[0], input_dim),
+                                     nn.Unflatten(1, self.input_shape))
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config["latent_dim"]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, C, H, W)`` -> ``z`` ``(B, latent_dim)``."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``z`` ``(B, latent_dim)`` -> logits ``(B, C, H, W)``."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class ConvEncoder(nn.Module):
+    """Strided convolutions that halve the image twice (28 -> 14 -> 7), then a linear layer to ``z``."""
+
+    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 16), image_size: int = 28, in_channels: int = 1):
+        super().__init__()
+        if len(channels) != 2 or image_size % 4:
+            raise ValueError(f"ConvEncoder takes two channel widths and an image size divisible by 4, got {list(channels)}, {image_size}.")
+        wide, narrow = channels  # mirror of DeconvDecoder(channels): the encoder narrows first, widens second
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_channels, narrow, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # (B, 1, 28, 28) -> (B, narrow, 14, 14)
+            nn.Conv2d(narrow, wide, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # -> (B, wide, 7, 7)
+            nn.Flatten(),  # -> (B, wide * 49)
+            nn.Linear(wide * (image_size // 4) ** 2, latent_dim),  # -> (B, latent_dim)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class ConvAutoencoder(nn.Module):
+    """:class:`ConvEncoder` followed by notebook 01's :class:`DeconvDecoder`."""
+
+    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 16), image_size: int = 28):
+        super().__init__()
+        self.config = {"latent_dim": latent_dim, "channels": list(channels), "image_size": image_size}
+        self.encoder = ConvEncoder(latent_dim, channels, image_size)
+        self.decoder = DeconvDecoder(latent_dim, channels, image_size)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config["latent_dim"]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))

@@ -136,3 +136,43 @@ def plot_codes_with_images(codes: torch.Tensor, images: torch.Tensor, labels: Se
         ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def project_2d(codes: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """Codes ``(N, D)`` as ``(N, 2)``: themselves when ``D == 2``, else their first two principal components."""
+    codes = codes.detach().float().cpu()
+    if codes.ndim != 2 or codes.shape[1] < 2:
+        raise ValueError(f"Need codes shaped (N, D) with D >= 2 to draw on a plane, got {tuple(codes.shape)}.")
+    if codes.shape[1] == 2:
+        return codes, ""
+    centred = codes - codes.mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    return centred @ v[:2].T, f"first 2 principal components of {codes.shape[1]}-D codes"
+
+
+def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax: Axes | None = None,
+                        title: str | None = None, point_size: float = 3.0) -> Figure:
+    """Scatter of latent codes ``(N, D)`` coloured by digit, with a legend.
+
+    Codes with more than two dimensions are projected onto their first two principal components (the
+    axis labels say so).
+    """
+    xy, note = project_2d(codes)
+    labels = torch.as_tensor(labels).cpu()
+    if len(labels) != len(xy):
+        raise ValueError(f"Got {len(xy)} codes but {len(labels)} labels.")
+    if ax is None:
+        fig, axes = new_figure(figsize=(6.2, 5.2))
+        ax = axes[0, 0]
+    colours = plt.get_cmap("tab10")
+    for digit in sorted(set(labels.tolist())):
+        sel = labels == digit
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=point_size, color=colours(int(digit) % 10), label=str(digit), alpha=0.7)
+    ax.legend(title="digit", markerscale=4 / max(point_size, 0.1) * 2, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.set_xlabel("principal component 1" if note else "z[0]")
+    ax.set_ylabel("principal component 2" if note else "z[1]")
+    ax.set_title(title or note or "latent codes")
+    if note and title:
+        ax.set_title(f"{title}\n({note})", fontsize=10)
+    ax.figure.tight_layout()
+    return ax.figure

@@ -143,3 +143,30 @@ def setup(seed: int = 0, verbose: bool = True) -> RunConfig:
         mode = "ON (VAE_FAST=1: small subsets, few epochs)" if fast else "off (full course settings)"
         print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}")
     return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed)
+
+
+def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = True) -> list[tuple[str, str, tuple, int]]:
+    """Run ``example`` through ``model`` and list every leaf layer: (name, layer, output shape, parameters).
+
+    With ``verbose`` it prints the list as a table: a text diagram of how the sizes change.
+    """
+    rows: list[tuple[str, str, tuple, int]] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if len(list(module.children())) == 0:
+            def hook(mod, inputs, output, name=name):
+                rows.append((name, mod.__class__.__name__, tuple(output.shape), sum(p.numel() for p in mod.parameters())))
+            hooks.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in hooks:
+            h.remove()
+    if verbose:
+        print(f"{'layer':<22} {'type':<16} {'output shape':<20} {'parameters':>10}")
+        print(f"{'(input)':<22} {'':<16} {str(tuple(example.shape)):<20} {'':>10}")
+        for name, kind, shape, n in rows:
+            print(f"{name:<22} {kind:<16} {str(shape):<20} {n:>10,d}")
+        print(f"{'total':<60} {sum(r[3] for r in rows):>10,d}")
+    return rows
