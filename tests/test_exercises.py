@@ -73,3 +73,30 @@ def test_interpolate(capsys):
     assert exercises.check_interpolate(lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, n)]))
     assert not exercises.check_interpolate(lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.arange(n) / n]))
     assert "last z1" in capsys.readouterr().out
+
+
+def test_reparameterize(capsys):
+    assert exercises.check_reparameterize(lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
+    assert not exercises.check_reparameterize(lambda mu, logvar: mu + torch.exp(logvar) * torch.randn_like(mu))
+    assert "variance" in capsys.readouterr().out
+    assert not exercises.check_reparameterize(lambda mu, logvar: torch.normal(mu.detach(), torch.exp(0.5 * logvar.detach())))
+    assert "not connected" in capsys.readouterr().out
+
+
+def test_kl(capsys):
+    assert exercises.check_kl(lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(dim=1))
+    assert not exercises.check_kl(lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv).sum(dim=1))  # without the -1
+    assert "-1 inside the sum" in capsys.readouterr().out
+    assert not exercises.check_kl(lambda mu, lv: (mu ** 2 + lv.exp() - lv - 1).sum(dim=1))
+    assert "factor 1/2" in capsys.readouterr().out
+    assert not exercises.check_kl(lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).mean(dim=1))
+    assert "sum" in capsys.readouterr().out
+
+
+def test_latent_size_prediction(capsys):
+    measured = {2: {"kl": 6.0, "recon": 140.0}, 20: {"kl": 25.0, "recon": 75.0}}
+    assert exercises.check_latent_size_prediction("20", "20", measured)
+    assert not exercises.check_latent_size_prediction("2", "20", measured)
+    assert "KL" in capsys.readouterr().out
+    assert not exercises.check_latent_size_prediction(..., ..., measured)
+    assert "Not attempted" in capsys.readouterr().out

@@ -94,3 +94,13 @@ def test_latent_scatter_projects_higher_dimensions_and_rejects_one():
     assert "principal component 1" == fig.axes[0].get_xlabel()
     with pytest.raises(ValueError, match="D >= 2"):
         plot_latent_scatter(torch.randn(10, 1), torch.zeros(10))
+
+
+def test_show_grids_draws_one_titled_panel_per_grid():
+    from vae_helpers.plotting import show_grids
+
+    fig = show_grids({"a": torch.rand(16, 1, 28, 28), "b": torch.zeros(4, 1, 28, 28)}, nrow=4)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert fig.axes[0].images[0].get_array().shape == (4 * 30 + 2, 4 * 30 + 2)
+    with pytest.raises(ValueError, match="'b'"):
+        show_grids({"b": torch.rand(4, 28, 28)})

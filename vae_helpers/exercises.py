@@ -151,3 +151,83 @@ def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tens
             return _report(False, f"with steps={steps} you give {got.tolist()}. Hint: the first row must be z0, the last z1, "
                                   "and t = 0, 1/(steps-1), ..., 1 in between (torch.linspace).")
     return _report(True, "Your path starts at z0, ends at z1 and is evenly spaced.")
+
+
+def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """``fn(mu, logvar)`` must sample ``z ~ N(mu, exp(logvar))`` so that gradients reach ``mu`` and ``logvar``."""
+    mu = torch.tensor([[0.0, 2.0, -1.0]]).repeat(20_000, 1).requires_grad_(True)
+    logvar = torch.tensor([[0.0, -2.0, 1.0]]).repeat(20_000, 1).requires_grad_(True)
+    torch.manual_seed(0)
+    z, problem = _attempt(fn, mu, logvar)
+    if problem:
+        return _report(False, problem)
+    if not isinstance(z, torch.Tensor) or z.shape != mu.shape:
+        return _report(False, f"z must have the shape of mu, {tuple(mu.shape)}.")
+    if z.grad_fn is None:
+        return _report(False, "z is not connected to mu and logvar, so no gradient can reach the encoder. Hint: draw "
+                              "eps = torch.randn_like(mu) and build z from mu, logvar and eps with ordinary arithmetic.")
+    mean, var = z.detach().mean(0), z.detach().var(0)
+    want_var = logvar.detach()[0].exp()
+    if not torch.allclose(mean, mu.detach()[0], atol=0.05):
+        return _report(False, f"the samples average {mean.tolist()}, but should average mu = {mu[0].tolist()}.")
+    if not torch.allclose(var, want_var, rtol=0.08):
+        if torch.allclose(var, want_var ** 2, rtol=0.08):
+            hint = "you used exp(logvar) as the standard deviation; it is the variance. sigma = exp(0.5 * logvar)."
+        elif torch.allclose(var, want_var.sqrt(), rtol=0.08):
+            hint = "your spread is too small: sigma = exp(0.5 * logvar), and z = mu + sigma * eps."
+        else:
+            hint = "z = mu + exp(0.5 * logvar) * eps, with eps from a standard normal."
+        return _report(False, f"the samples' variances are {[round(v, 2) for v in var.tolist()]}, they should be "
+                              f"exp(logvar) = {[round(v, 2) for v in want_var.tolist()]}. Hint: {hint}")
+    z.sum().backward()
+    if mu.grad is None or logvar.grad is None or logvar.grad.abs().sum() == 0:
+        return _report(False, "gradients do not reach both mu and logvar. Hint: both must appear in the formula for z.")
+    return _report(True, "z has the right mean and variance, and gradients flow to both mu and logvar.")
+
+
+def check_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """``fn(mu, logvar)`` must give KL(N(mu, exp(logvar)) || N(0, I)) per example, ``(B, D) -> (B,)``."""
+    from torch.distributions import Normal, kl_divergence
+
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(5, 4, generator=g) * 2, torch.randn(5, 4, generator=g) * 2
+    expected = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(dim=1)
+    got, problem = _attempt(fn, mu.clone(), logvar.clone())
+    if problem:
+        return _report(False, problem)
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5,):
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        return _report(False, f"return one KL per example, shape (5,) for 5 examples; got {shape}. "
+                              "Hint: sum over the latent dimensions with .sum(dim=1).")
+    if torch.allclose(got, expected, atol=1e-4):
+        return _report(True, "Your KL matches torch.distributions.kl_divergence.")
+    diff = got - expected
+    if torch.allclose(diff, torch.full_like(diff, mu.shape[1] / 2), atol=1e-4):
+        hint = ("you are 2 = 4 dimensions x 1/2 above: the closed form has a -1 inside the sum for every dimension "
+                "(without it the value is off by a constant, as in some write-ups; the gradient is the same).")
+    elif torch.allclose(got, 2 * expected, atol=1e-4):
+        hint = "twice too large: the closed form starts with a factor 1/2."
+    elif torch.allclose(got, expected / 4, atol=1e-4):
+        hint = "that is the mean over dimensions; KL adds up over them: use sum."
+    else:
+        hint = "KL = 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) over the latent dimensions."
+    return _report(False, f"you give {got[:2].tolist()}..., torch.distributions gives {expected[:2].tolist()}... Hint: {hint}")
+
+
+def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, measured: dict) -> bool:
+    """Predictions ("2" or "20") checked against ``measured = {latent_dim: {"kl": ..., "recon": ...}}``."""
+    answers = {str(k) for k in measured}
+    for name, value in (("larger_kl", larger_kl), ("better_reconstruction", better_reconstruction)):
+        if value is Ellipsis or str(value) not in answers:
+            return _report(False, f"Not attempted yet: set {name} to one of {sorted(answers)}.")
+    kl_winner = str(max(measured, key=lambda k: measured[k]["kl"]))
+    recon_winner = str(min(measured, key=lambda k: measured[k]["recon"]))
+    lines = ", ".join(f"{k}-D: KL {v['kl']:.1f}, reconstruction {v['recon']:.1f}" for k, v in measured.items())
+    if str(larger_kl) != kl_winner:
+        return _report(False, f"measured: {lines}. Hint: every dimension the encoder uses to carry information "
+                              "costs KL; more dimensions give it room to carry more.")
+    if str(better_reconstruction) != recon_winner:
+        return _report(False, f"measured: {lines}. Hint: the reconstruction term falls when the code carries "
+                              "more information about the image.")
+    return _report(True, f"measured: {lines}. More latent dimensions carry more information: the KL term pays for "
+                         "it, the reconstruction term gains from it.")

@@ -176,3 +176,21 @@ def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax
         ax.set_title(f"{title}\n({note})", fontsize=10)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0) -> Figure:
+    """Several image grids side by side, one titled panel per entry: ``{"title": images (B, 1, H, W)}``."""
+    from torchvision.utils import make_grid
+
+    if not grids:
+        raise ValueError("show_grids needs at least one grid of images.")
+    fig, axes = new_figure(1, len(grids), figsize=(scale * 4.2 * len(grids), scale * 4.4))
+    for ax, (title, images) in zip(axes[0], grids.items()):
+        if images.ndim != 4 or images.shape[1] != 1:
+            raise ValueError(f"'{title}': expected images shaped (B, 1, H, W), got {tuple(images.shape)}.")
+        grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=0.5)[0]
+        ax.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
