@@ -39,7 +39,7 @@ def report(name: str, times: list[float]) -> None:
 def main() -> None:
     threads = configure_threads()
     print(f"torch {torch.__version__}, {threads} CPU threads, 300 slider moves each\n")
-    for latent_dim, hidden in ((2, (512, 256)), (20, (400,))):
+    for latent_dim, hidden in ((2, (512, 256)), (20, (512, 256))):
         torch.manual_seed(0)
         model = MLPVAE(latent_dim=latent_dim, hidden_dims=hidden).eval()
         panel = LatentSliders(model.decode, latent_dim, dims=range(min(latent_dim, 6)), scale=8)

@@ -38,12 +38,23 @@ def test_load_or_train_saves_then_loads(tiny, capsys):
     assert "Loaded 'tiny'" in capsys.readouterr().out
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
-    payload = load_checkpoint(zoo.checkpoint_path("tiny"), zoo.build("tiny"))
+    payload = load_checkpoint(zoo.checkpoint_path("tiny", True), zoo.build("tiny"))
     assert payload["config"] == zoo.recipe("tiny").config(True) and "test_loss" in payload["metrics"]
+
+
+def test_fast_and_full_mode_models_are_kept_apart(tiny, capsys):
+    full = zoo.load_or_train("tiny", tiny, fast=False)
+    zoo.load_or_train("tiny", tiny, fast=True)  # a fast test run ...
+    assert zoo.checkpoint_path("tiny", True) != zoo.checkpoint_path("tiny", False)
+    capsys.readouterr()
+    again = zoo.load_or_train("tiny", tiny, fast=False)  # ... leaves the full-mode model in place
+    assert "Loaded 'tiny'" in capsys.readouterr().out
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), again.state_dict().values()))
 
 
 def test_a_checkpoint_from_the_other_mode_or_recipe_is_retrained(tiny, capsys, monkeypatch):
     zoo.load_or_train("tiny", tiny, fast=True)
+    zoo.checkpoint_path("tiny", True).replace(zoo.checkpoint_path("tiny", False))  # a fast model under the full name
     capsys.readouterr()
     zoo.load_or_train("tiny", tiny, fast=False)  # full mode must not reuse a fast-mode model
     out = capsys.readouterr().out
@@ -55,7 +66,7 @@ def test_a_checkpoint_from_the_other_mode_or_recipe_is_retrained(tiny, capsys, m
 
 def test_a_damaged_checkpoint_is_reported_and_retrained(tiny, capsys):
     zoo.load_or_train("tiny", tiny, fast=True)
-    path = zoo.checkpoint_path("tiny")
+    path = zoo.checkpoint_path("tiny", True)
     path.write_bytes(b"not a checkpoint")
     capsys.readouterr()
     zoo.load_or_train("tiny", tiny, fast=True)
