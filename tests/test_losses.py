@@ -68,3 +68,77 @@ def test_add_noise_stays_in_range_and_is_seeded():
     b = add_noise(x, 0.5, torch.Generator().manual_seed(0))
     assert torch.equal(a, b) and 0 <= a.min() and a.max() <= 1
     assert 0.2 < (a - x).abs().mean() < 0.5
+
+
+def test_beta_zero_is_pure_reconstruction_and_the_kl_part_scales_linearly():
+    from vae_helpers.losses import beta_vae_loss
+
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=3, hidden_dims=(16,))
+    x = torch.rand(6, 1, 28, 28)
+
+    def run(beta, recon="bce"):
+        torch.manual_seed(7)  # the same z sample every time
+        return beta_vae_loss(beta, recon)(model, (x, None))
+
+    loss0, parts = run(0.0)
+    assert torch.allclose(loss0, parts["recon"])
+    losses = [run(b)[0] for b in (0.0, 1.0, 2.0, 5.0)]
+    kl = parts["kl"]
+    for beta, loss in zip((0.0, 1.0, 2.0, 5.0), losses):
+        assert torch.allclose(loss, parts["recon"] + beta * kl, rtol=1e-5)
+    assert torch.allclose(run(1.0)[0], vae_loss_seeded(model, x))
+    mse_loss0, mse_parts = run(0.0, "mse")
+    torch.manual_seed(7)
+    logits, _, _ = model(x)
+    assert torch.allclose(mse_loss0, ((torch.sigmoid(logits) - x) ** 2).sum(dim=(1, 2, 3)).mean())
+
+
+def vae_loss_seeded(model, x):
+    torch.manual_seed(7)
+    return vae_loss(model, (x, None))[0]
+
+
+def test_beta_loss_rejects_bad_arguments():
+    from vae_helpers.losses import beta_vae_loss
+    import pytest
+
+    with pytest.raises(ValueError, match="beta"):
+        beta_vae_loss(-1.0)
+    with pytest.raises(ValueError, match="'bce' or 'mse'"):
+        beta_vae_loss(1.0, "l1")
+
+
+def test_kl_per_dimension_sums_to_the_total_kl():
+    from vae_helpers.losses import kl_per_dimension
+
+    g = torch.Generator().manual_seed(3)
+    mu, logvar = torch.randn(7, 5, generator=g), torch.randn(7, 5, generator=g)
+    per_dim = kl_per_dimension(mu, logvar)
+    assert per_dim.shape == (5,)
+    assert torch.allclose(per_dim.sum(), kl_divergence(mu, logvar).mean())
+    mu[:, 2], logvar[:, 2] = 0.0, 0.0  # a dimension at the prior carries nothing
+    assert kl_per_dimension(mu, logvar)[2] == 0
+
+
+def test_kl_is_zero_exactly_at_the_prior_and_positive_elsewhere():
+    g = torch.Generator().manual_seed(4)
+    assert torch.equal(kl_divergence(torch.zeros(3, 4), torch.zeros(3, 4)), torch.zeros(3))
+    mu, logvar = torch.randn(100, 4, generator=g), torch.randn(100, 4, generator=g) * 3
+    assert (kl_divergence(mu, logvar) > 0).all()
+
+
+def test_kl_matches_torch_for_tiny_and_huge_variances():
+    for scale in (-12.0, -4.0, 4.0, 8.0):
+        mu = torch.randn(5, 3, dtype=torch.float64)
+        logvar = torch.full((5, 3), scale, dtype=torch.float64)
+        expected = torch_kl(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(dim=1)
+        assert torch.allclose(kl_divergence(mu, logvar), expected, rtol=1e-9)
+
+
+def test_reparameterized_samples_have_the_right_mean_and_variance():
+    mu, logvar = torch.tensor([1.0, -2.0]), torch.tensor([0.5, -1.5])
+    torch.manual_seed(0)
+    z = MLPVAE.reparameterize(mu.expand(100_000, 2), logvar.expand(100_000, 2))
+    assert torch.allclose(z.mean(0), mu, atol=0.02)
+    assert torch.allclose(z.var(0), logvar.exp(), rtol=0.03)

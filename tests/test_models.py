@@ -129,3 +129,21 @@ def test_autoencoders_reject_bad_sizes():
         MLPAutoencoder(latent_dim=0)
     with pytest.raises(ValueError, match="divisible by 4"):
         ConvEncoder(4, (32, 16), image_size=30)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 16])
+def test_conv_vae_shapes(latent_dim):
+    from vae_helpers.models import ConvVAE
+
+    model = ConvVAE(latent_dim=latent_dim, channels=(16, 8))
+    x = torch.rand(3, 1, 28, 28)
+    logits, mu, logvar = model(x)
+    assert logits.shape == x.shape and mu.shape == logvar.shape == (3, latent_dim)
+    assert model.decode(torch.zeros(2, latent_dim)).shape == (2, 1, 28, 28)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 20, 64])
+def test_mlp_vae_forward_shapes_for_several_latent_sizes(latent_dim):
+    model = MLPVAE(latent_dim=latent_dim, hidden_dims=(64, 32))
+    logits, mu, logvar = model(torch.rand(4, 1, 28, 28))
+    assert logits.shape == (4, 1, 28, 28) and mu.shape == (4, latent_dim)

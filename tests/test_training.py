@@ -166,3 +166,28 @@ def test_a_short_autoencoder_run_lowers_the_test_loss(mnist):
         before = evaluate(model, test, ae_loss)["loss"]
         fit(model, small.train.batches(64, seed=0), adam(model.parameters(), lr=3e-3), ae_loss, 2, progress=False, verbose=False)
         assert evaluate(model, test, ae_loss)["loss"] < 0.6 * before
+
+
+def test_short_seeded_vae_runs_lower_the_negative_elbo_and_repeat_exactly(mnist):
+    from vae_helpers.data import load_mnist
+    from vae_helpers.losses import vae_loss
+    from vae_helpers.models import ConvVAE, MLPVAE
+    from vae_helpers.training import adam
+    from vae_helpers.utils import seed_everything
+
+    small = load_mnist(subset=1024, test_subset=256)
+    for build in (lambda: MLPVAE(latent_dim=4, hidden_dims=(64,)), lambda: ConvVAE(latent_dim=4, channels=(8, 4))):
+        runs = []
+        for _ in range(2):
+            seed_everything(0)
+            model = build()
+            test = small.test.batches(256, shuffle=False)
+            torch.manual_seed(1)
+            before = evaluate(model, test, vae_loss)["loss"]
+            h = fit(model, small.train.batches(64, seed=0), adam(model.parameters(), lr=3e-3), vae_loss, 2,
+                    progress=False, verbose=False)
+            torch.manual_seed(1)
+            after = evaluate(model, test, vae_loss)["loss"]
+            assert after < 0.8 * before
+            runs.append(h.steps)
+        assert runs[0] == runs[1]

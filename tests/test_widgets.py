@@ -91,3 +91,16 @@ def test_bad_arguments_are_explained(vae):
         panel.set_code_from_index(4)
     with pytest.raises(ValueError, match="has 3 numbers"):
         panel.set_code(torch.zeros(2))
+
+
+def test_model_switcher_swaps_the_pictures():
+    from vae_helpers.widgets import ModelSwitcher
+
+    panels = {0.5: [b"a0", b"a1"], 1.0: [b"b0", b"b1"], 4.0: [b"c0", b"c1"]}
+    switcher = ModelSwitcher(panels, captions=["samples", "scatter"])
+    assert [i.value for i in switcher.images] == [b"a0", b"a1"]
+    switcher.slider.value = 4.0
+    assert [i.value for i in switcher.images] == [b"c0", b"c1"]
+    assert base64.b64decode(switcher._repr_mimebundle_()["image/png"]) == b"c0"
+    with pytest.raises(ValueError, match="same number of pictures"):
+        ModelSwitcher({1: [b"x"], 2: [b"x", b"y"]})

@@ -62,3 +62,45 @@ def denoising_loss(noise_std: float):
         return bce_loss(model(add_noise(x, noise_std)), x).mean(), {}
 
     return loss_fn
+
+
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Average KL of each latent dimension over the batch, ``(B, D) -> (D,)``; sums to ``kl_divergence(...).mean()``.
+
+    A dimension whose KL is near zero carries no information: its code is the prior whatever the image.
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(dim=0)
+
+
+def mse_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Squared error between ``sigmoid(logits)`` and ``x``, summed per example: ``(B, ...) -> (B,)``."""
+    return (torch.sigmoid(logits) - x).pow(2).flatten(start_dim=1).sum(dim=1)
+
+
+def beta_vae_loss(beta: float, recon: str = "bce"):
+    """A loss function for ``training.fit``: reconstruction + ``beta`` x KL (``beta = 1``: the negative ELBO).
+
+    ``recon`` is ``"bce"`` (binary cross-entropy) or ``"mse"`` (squared error), summed over pixels.
+    ``beta = 0`` trains on reconstruction alone; the returned metrics are the unweighted terms.
+    """
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}.")
+    recon_fn = {"bce": bce_loss, "mse": mse_loss}.get(recon)
+    if recon_fn is None:
+        raise ValueError(f"recon must be 'bce' or 'mse', got {recon!r}.")
+
+    def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = batch[0]
+        logits, mu, logvar = model(x)
+        recon_loss, kl = recon_fn(logits, x).mean(), kl_divergence(mu, logvar).mean()
+        return recon_loss + beta * kl, {"recon": recon_loss.detach(), "kl": kl.detach()}
+
+    return loss_fn
+
+
+def kl_only_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Only the KL term (no reconstruction): what the codes look like when nothing asks them to carry information."""
+    x = batch[0]
+    logits, mu, logvar = model(x)
+    kl = kl_divergence(mu, logvar).mean()
+    return kl, {"recon": bce_loss(logits, x).mean().detach(), "kl": kl.detach()}

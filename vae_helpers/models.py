@@ -242,3 +242,34 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+class ConvVAE(nn.Module):
+    """A convolutional VAE (notebook 05): :class:`ConvEncoder` gives ``2 * latent_dim`` numbers, split into
+    ``mu`` and ``logvar``; notebook 01's :class:`DeconvDecoder` turns a sample ``z`` into logits."""
+
+    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 16), image_size: int = 28):
+        super().__init__()
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}.")
+        self.config = {"latent_dim": latent_dim, "channels": list(channels), "image_size": image_size}
+        self.encoder = ConvEncoder(2 * latent_dim, channels, image_size)
+        self.decoder = DeconvDecoder(latent_dim, channels, image_size)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config["latent_dim"]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(B, 1, H, W)`` -> ``mu``, ``logvar`` each ``(B, latent_dim)``."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    reparameterize = staticmethod(MLPVAE.reparameterize)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar

@@ -194,3 +194,10 @@ def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0
         ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """A figure rendered as PNG bytes (for widgets that swap pictures)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()

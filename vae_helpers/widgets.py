@@ -167,3 +167,43 @@ def _device_of(decode: Decode) -> torch.device:
         if p is not None:
             return p.device
     return torch.device("cpu")
+
+
+class ModelSwitcher:
+    """A slider over trained models (e.g. a beta sweep) that swaps pre-rendered pictures of each one.
+
+    ``panels`` maps each slider value (e.g. ``0.5``) to a list of PNG images (bytes), e.g. that model's
+    samples, reconstructions and latent scatter; moving the slider swaps them, with no recomputation.
+    """
+
+    def __init__(self, panels: dict, description: str = "beta", captions: Sequence[str] = ()):
+        import ipywidgets as w
+
+        if not panels:
+            raise ValueError("ModelSwitcher needs at least one model's pictures.")
+        sizes = {len(v) for v in panels.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"Every model needs the same number of pictures, got {sorted(sizes)}.")
+        self.panels = {k: list(v) for k, v in panels.items()}
+        keys = list(self.panels)
+        self.slider = w.SelectionSlider(options=keys, value=keys[0], description=description, continuous_update=True)
+        self.slider.add_class("vae-model-switcher")
+        self.images = [w.Image(format="png", value=b"") for _ in range(sizes.pop())]
+        for img in self.images:
+            img.add_class("vae-switcher-image")
+        labels = [w.Label(c) for c in captions] if captions else []
+        columns = [w.VBox([labels[i], img]) if i < len(labels) else img for i, img in enumerate(self.images)]
+        self.widget = w.VBox([self.slider, w.HBox(columns)])
+        self.slider.observe(lambda change: self._show(change["new"]), names="value")
+        self._show(keys[0])
+
+    def _show(self, key) -> None:
+        for img, png in zip(self.images, self.panels[key]):
+            img.value = png
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {
+            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
+            "image/png": base64.b64encode(self.panels[self.slider.value][0]).decode("ascii"),
+            "text/plain": f"ModelSwitcher({len(self.panels)} models; static image of the first picture)",
+        }

@@ -1,0 +1,19 @@
+"""Image measures used to compare models (notebook 05)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def sharpness(images: torch.Tensor) -> torch.Tensor:
+    """Mean gradient magnitude of each image ``(B, 1, H, W) -> (B,)``: large where edges are crisp.
+
+    The gradient is taken with forward differences between neighbouring pixels, horizontally and
+    vertically; blurring an image spreads its edges over more pixels and lowers this number.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"Expected images shaped (B, C, H, W), got {tuple(images.shape)}.")
+    dx = images[..., :, 1:] - images[..., :, :-1]  # (B, C, H, W-1)
+    dy = images[..., 1:, :] - images[..., :-1, :]  # (B, C, H-1, W)
+    magnitude = torch.sqrt(dx[..., :-1, :] ** 2 + dy[..., :, :-1] ** 2)  # (B, C, H-1, W-1)
+    return magnitude.flatten(start_dim=1).mean(dim=1)
