@@ -100,3 +100,20 @@ def test_latent_size_prediction(capsys):
     assert "KL" in capsys.readouterr().out
     assert not exercises.check_latent_size_prediction(..., ..., measured)
     assert "Not attempted" in capsys.readouterr().out
+
+
+def test_beta_reading(capsys):
+    sweep = {0.5: {"kl": 7.0, "recon": 140.0}, 1.0: {"kl": 6.0, "recon": 145.0}, 4.0: {"kl": 3.0, "recon": 170.0}}
+    assert exercises.check_beta_reading(0.5, 0.5, sweep)
+    assert not exercises.check_beta_reading(4.0, 0.5, sweep)
+    assert "price" in capsys.readouterr().out
+    assert not exercises.check_beta_reading(..., 0.5, sweep)
+    assert "Not attempted" in capsys.readouterr().out
+
+
+def test_sharpness(capsys):
+    from vae_helpers.quality import sharpness
+
+    assert exercises.check_sharpness(sharpness)
+    assert not exercises.check_sharpness(lambda x: (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1))
+    assert "Hint" in capsys.readouterr().out

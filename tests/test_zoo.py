@@ -40,6 +40,7 @@ def test_load_or_train_saves_then_loads(tiny, capsys):
         assert torch.equal(a, b)
     payload = load_checkpoint(zoo.checkpoint_path("tiny", True), zoo.build("tiny"))
     assert payload["config"] == zoo.recipe("tiny").config(True) and "test_loss" in payload["metrics"]
+    assert zoo.saved_metrics("tiny", True)["train_seconds"] > 0
 
 
 def test_fast_and_full_mode_models_are_kept_apart(tiny, capsys):
@@ -77,3 +78,11 @@ def test_a_damaged_checkpoint_is_reported_and_retrained(tiny, capsys):
 def test_unknown_recipe_names_the_known_ones():
     with pytest.raises(KeyError, match="ae_main"):
         zoo.build("nope")
+
+
+def test_a_checkpoint_without_a_needed_metric_is_retrained(tiny, capsys):
+    model = zoo.build("tiny")
+    zoo.save("tiny", model, True, metrics={"test_loss": 1.0})
+    zoo.load_or_train("tiny", tiny, fast=True, needs=("train_seconds",))
+    assert "does not record train_seconds" in capsys.readouterr().out
+    assert "train_seconds" in zoo.saved_metrics("tiny", True)

@@ -231,3 +231,39 @@ def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, mea
                               "more information about the image.")
     return _report(True, f"measured: {lines}. More latent dimensions carry more information: the KL term pays for "
                          "it, the reconstruction term gains from it.")
+
+
+def check_beta_reading(most_information, best_reconstruction, sweep: dict) -> bool:
+    """Answers (beta values) checked against ``sweep = {beta: {"kl": ..., "recon": ...}}``."""
+    betas = list(sweep)
+    for name, value in (("most_information", most_information), ("best_reconstruction", best_reconstruction)):
+        if value is Ellipsis or value not in betas:
+            return _report(False, f"Not attempted yet: set {name} to one of the betas {betas}.")
+    most = max(betas, key=lambda b: sweep[b]["kl"])
+    best = min(betas, key=lambda b: sweep[b]["recon"])
+    table = ", ".join(f"beta {b}: KL {sweep[b]['kl']:.2f}, recon {sweep[b]['recon']:.1f}" for b in betas)
+    if most_information != most:
+        return _report(False, f"measured: {table}. Hint: the KL is the information in the code, and beta is its price.")
+    if best_reconstruction != best:
+        return _report(False, f"measured: {table}. Hint: which model can afford to put the most into its codes?")
+    return _report(True, f"measured: {table}. The cheaper information is, the more the codes carry and the better "
+                         "the reconstructions.")
+
+
+def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """``fn(images)`` must match ``quality.sharpness`` (mean gradient magnitude per image)."""
+    from .quality import sharpness
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 1, 6, 7, generator=g)
+    expected = sharpness(images)
+    got, problem = _attempt(fn, images.clone())
+    if problem:
+        return _report(False, problem)
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3,):
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        return _report(False, f"return one number per image, shape (3,) for 3 images; got {shape}.")
+    if not torch.allclose(got, expected, atol=1e-5):
+        return _report(False, f"you give {got.tolist()}, expected {expected.tolist()}. Hint: both differences must be "
+                              "taken on the same (H-1) x (W-1) pixels, then sqrt(dx**2 + dy**2), then the mean per image.")
+    return _report(True, "Your measure matches: sharp edges score high, blur scores low.")

@@ -99,16 +99,21 @@ def save(name: str, model: nn.Module, fast: bool, metrics: dict[str, float] | No
     return save_checkpoint(checkpoint_path(name, fast), model, config=recipe(name).config(fast), metrics=metrics)
 
 
-def load_or_train(name: str, mnist: MNIST, fast: bool, device: torch.device | str = "cpu", retrain: bool = False) -> nn.Module:
+def load_or_train(name: str, mnist: MNIST, fast: bool, device: torch.device | str = "cpu", retrain: bool = False,
+                  needs: tuple[str, ...] = ()) -> nn.Module:
     """The trained model of recipe ``name``: from its checkpoint if that matches, else retrained and saved.
 
-    Prints one line saying which happened and why.
+    ``needs`` names metrics the checkpoint must carry (e.g. ``"train_seconds"``); an older file without
+    them is retrained. Prints one line saying which happened and why.
     """
     path = checkpoint_path(name, fast)
     model = build(name)
     if not retrain:
         try:
             payload = load_checkpoint(path, model, config=recipe(name).config(fast))
+            missing = [k for k in needs if k not in payload.get("metrics", {})]
+            if missing:
+                raise CheckpointError(f"Checkpoint {path} does not record {', '.join(missing)}.")
             shown = ", ".join(f"{k} {v:.2f}" for k, v in payload.get("metrics", {}).items())
             print(f"Loaded '{name}' from {path}" + (f" ({shown})" if shown else ""))
             return model.to(device).eval()
@@ -117,5 +122,10 @@ def load_or_train(name: str, mnist: MNIST, fast: bool, device: torch.device | st
     else:
         print(f"Training '{name}' ({recipe(name).epochs(fast)} epochs), as asked (retrain=True).")
     model, history = train(name, mnist, fast, device)
-    save(name, model, fast, metrics={"test_loss": history.last("test_loss")})
+    save(name, model, fast, metrics={"test_loss": history.last("test_loss"), "train_seconds": sum(history["train_seconds"])})
     return model.eval()
+
+
+def saved_metrics(name: str, fast: bool) -> dict[str, float]:
+    """The metrics stored with recipe ``name``'s checkpoint (e.g. ``test_loss``, ``train_seconds``)."""
+    return load_checkpoint(checkpoint_path(name, fast), build(name), config=recipe(name).config(fast)).get("metrics", {})

@@ -1,4 +1,4 @@
-"""Test settings shared by the unit tests and the notebook (nbval) runs.
+"""Test settings shared by the unit tests and the notebook (nbval) runs (at the root, so `pytest notebooks/...` gets them too).
 
 - Notebooks run in fast mode unless the caller set ``VAE_FAST`` (``.ci/run`` sets ``VAE_FAST=0`` for
   its full-mode pass). Kernels inherit this process's environment, so setting it here reaches them.
@@ -22,3 +22,11 @@ def mnist():
     from vae_helpers.data import load_mnist
 
     return load_mnist()
+
+
+def pytest_collection_modifyitems(items):
+    """nbval waits only 5 s (hard-coded) for a cell's output messages after the cell has finished; on a
+    busy 2-core machine the kernel can take longer to flush a training cell's progress-bar messages."""
+    for item in items:
+        if hasattr(item, "output_timeout"):
+            item.output_timeout = 60
