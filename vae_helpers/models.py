@@ -172,19 +172,10 @@ class CodebookDecoder(nn.Module):
 # ----------------------------------------------------------------------------- notebook 03: autoencoders
 
 
-class MLPAutoencoder(nn.Module):
-    """Encoder ``x -> z`` (fully connected layers that shrink) and decoder ``z -> logits`` (that grow back)."""
+class Autoencoder(nn.Module):
+    """What every autoencoder here shares: an ``encoder`` to the code and a ``decoder`` back to logits."""
 
-    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28)):
-        super().__init__()
-        if latent_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
-            raise ValueError(f"latent_dim and every hidden_dims entry must be >= 1, got {latent_dim} and {list(hidden_dims)}.")
-        self.config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape)}
-        self.input_shape = tuple(input_shape)
-        input_dim = math.prod(input_shape)
-        self.encoder = nn.Sequential(nn.Flatten(), mlp([input_dim, *hidden_dims]), nn.Linear(hidden_dims[-1], latent_dim))
-        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)]), nn.Linear(hidden_dims[0], input_dim),
-                                     nn.Unflatten(1, self.input_shape))
+    config: dict
 
     @property
     def latent_dim(self) -> int:
@@ -200,6 +191,22 @@ class MLPAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+class MLPAutoencoder(Autoencoder):
+    """Encoder ``x -> z`` (fully connected layers that shrink) and decoder ``z -> logits`` (that grow back)."""
+
+    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28)):
+        super().__init__()
+        if latent_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
+            raise ValueError(f"latent_dim and every hidden_dims entry must be >= 1, got {latent_dim} and {list(hidden_dims)}.")
+        self.config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape)}
+        self.input_shape = tuple(input_shape)
+        input_dim = math.prod(input_shape)
+        self.encoder = nn.Sequential(nn.Flatten(), mlp([input_dim, *hidden_dims]), nn.Linear(hidden_dims[-1], latent_dim))
+        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)]), nn.Linear(hidden_dims[0], input_dim),
+                                     nn.Unflatten(1, self.input_shape))
+
 
 
 class ConvEncoder(nn.Module):
@@ -221,7 +228,7 @@ class ConvEncoder(nn.Module):
         return self.layers(x)
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(Autoencoder):
     """:class:`ConvEncoder` followed by notebook 01's :class:`DeconvDecoder`."""
 
     def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 16), image_size: int = 28):
@@ -229,19 +236,6 @@ class ConvAutoencoder(nn.Module):
         self.config = {"latent_dim": latent_dim, "channels": list(channels), "image_size": image_size}
         self.encoder = ConvEncoder(latent_dim, channels, image_size)
         self.decoder = DeconvDecoder(latent_dim, channels, image_size)
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config["latent_dim"]
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
 class ConvVAE(nn.Module):
