@@ -21,6 +21,14 @@ def mlp(dims: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _mlp_sizes(latent_dim: int, hidden_dims: Sequence[int], input_shape: Sequence[int]) -> tuple[dict, tuple, int]:
+    """Checked sizes of a fully connected model: its ``config``, ``input_shape`` and flat input size."""
+    if latent_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
+        raise ValueError(f"latent_dim and every hidden_dims entry must be >= 1, got {latent_dim} and {list(hidden_dims)}.")
+    config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape)}
+    return config, tuple(input_shape), math.prod(input_shape)
+
+
 class MLPVAE(nn.Module):
     """A fully connected variational autoencoder (Kingma & Welling 2014, arXiv:1312.6114).
 
@@ -31,11 +39,7 @@ class MLPVAE(nn.Module):
 
     def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (400,), input_shape: Sequence[int] = (1, 28, 28)):
         super().__init__()
-        if latent_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
-            raise ValueError(f"latent_dim and every hidden_dims entry must be >= 1, got {latent_dim} and {list(hidden_dims)}.")
-        self.config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape)}
-        self.input_shape = tuple(input_shape)
-        input_dim = math.prod(input_shape)
+        self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape)
         self.encoder = mlp([input_dim, *hidden_dims])
         self.to_mu = nn.Linear(hidden_dims[-1], latent_dim)
         self.to_logvar = nn.Linear(hidden_dims[-1], latent_dim)
@@ -198,11 +202,7 @@ class MLPAutoencoder(Autoencoder):
 
     def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28)):
         super().__init__()
-        if latent_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
-            raise ValueError(f"latent_dim and every hidden_dims entry must be >= 1, got {latent_dim} and {list(hidden_dims)}.")
-        self.config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape)}
-        self.input_shape = tuple(input_shape)
-        input_dim = math.prod(input_shape)
+        self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape)
         self.encoder = nn.Sequential(nn.Flatten(), mlp([input_dim, *hidden_dims]), nn.Linear(hidden_dims[-1], latent_dim))
         self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)]), nn.Linear(hidden_dims[0], input_dim),
                                      nn.Unflatten(1, self.input_shape))
