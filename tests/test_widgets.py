@@ -1,16 +1,21 @@
-"""Headless widget tests: no kernel, no browser; set values programmatically and check the image."""
+"""Headless widget tests: no kernel, no browser. Set values the way a front end would (through the
+widgets' traits), then check that the image bytes are a valid PNG of exactly what the decoder gives."""
 
 import base64
 import io
+import os
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from vae_helpers.models import MLPVAE
+from vae_helpers.data import Split
+from vae_helpers.losses import kl_per_dimension
+from vae_helpers.models import MLPAutoencoder, MLPVAE
 from vae_helpers.plotting import png_bytes
-from vae_helpers.widgets import LatentSliders
+from vae_helpers.widgets import (Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, encode_split,
+                                 side_by_side, strip_png, vae_pictures)
 
 
 @pytest.fixture
@@ -19,9 +24,32 @@ def vae():
     return MLPVAE(latent_dim=3, hidden_dims=(32,)).eval()
 
 
-def expected_png(model, z, scale):
+@pytest.fixture
+def split():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (60, 28, 28), generator=g, dtype=torch.uint8)
+    return Split(images, torch.arange(60) % 10)
+
+
+def model(kind, latent_dim, seed=0):
+    torch.manual_seed(seed)
+    cls = MLPVAE if kind == "vae" else MLPAutoencoder
+    return cls(latent_dim=latent_dim, hidden_dims=(32,)).eval()
+
+
+def decoded_png(model, z, scale):
     with torch.no_grad():
-        return png_bytes(torch.sigmoid(model.decode(z[None]))[0], scale=scale)
+        return png_bytes(torch.sigmoid(model.decode(torch.as_tensor(z, dtype=torch.float32)[None]))[0], scale=scale)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    img = Image.open(io.BytesIO(data))
+    img.verify()  # raises on a damaged PNG
+    assert img.format == "PNG"
+    return img.size
+
+
+# --------------------------------------------------------------------------- LatentSliders
 
 
 def test_moving_a_slider_decodes_what_the_sliders_say(vae):
@@ -30,8 +58,8 @@ def test_moving_a_slider_decodes_what_the_sliders_say(vae):
     panel.sliders[1].value = 1.5
     panel.sliders[2].value = -0.75
     assert panel.image.value != first
-    assert panel.image.value == expected_png(vae, torch.tensor([0.0, 1.5, -0.75]), 4)
-    assert Image.open(io.BytesIO(panel.image.value)).size == (28 * 4, 28 * 4)
+    assert panel.image.value == decoded_png(vae, [0.0, 1.5, -0.75], 4)
+    assert png_size(panel.image.value) == (28 * 4, 28 * 4)
     assert len(panel.update_ms) == 3  # the first render and one per slider move
 
 
@@ -41,13 +69,14 @@ def test_buttons_set_the_expected_codes(vae):
     panel.index.value = 7
     panel.digit_button.click()
     assert torch.allclose(panel.code(), codes[7])
-    assert [s.value for s in panel.sliders] == pytest.approx(codes[7].clamp(-3, 3).tolist())
+    assert [s.value for s in panel.sliders] == pytest.approx(codes[7].clamp(-3, 3).tolist(), abs=1e-6)
     assert "a 7" in panel.status.value
     panel.zero_button.click()
     assert torch.equal(panel.code(), torch.zeros(3))
+    assert [s.value for s in panel.sliders] == [0.0, 0.0, 0.0]
     panel.random_button.click()
     assert torch.allclose(panel.code(), torch.randn(3, generator=torch.Generator().manual_seed(5)))
-    assert panel.image.value == expected_png(vae, panel.code(), panel.scale)
+    assert panel.image.value == decoded_png(vae, panel.code(), panel.scale)
 
 
 def test_setting_a_code_renders_once(vae):
@@ -62,6 +91,40 @@ def test_sliders_for_some_dimensions_keep_the_others(vae):
     panel.set_code(torch.tensor([1.0, -1.0, 0.5]))
     panel.sliders[0].value = 2.0
     assert torch.allclose(panel.code(), torch.tensor([1.0, -1.0, 2.0]))
+    assert panel.image.value == decoded_png(vae, [1.0, -1.0, 2.0], panel.scale)
+
+
+def test_for_model_gives_sliders_to_the_dimensions_with_the_most_kl(split):
+    vae = model("vae", 8)
+    panel = LatentSliders.for_model(vae, split, k=3, start=4)
+    mu, logvar = encode_split(vae, split)
+    assert panel.dims == kl_per_dimension(mu, logvar).argsort(descending=True)[:3].tolist()
+    assert "3 of 8 dimensions with the most KL" in panel.widget.children[0].children[0].value
+    assert torch.allclose(panel.code(), mu[4])  # started from test digit 4's code
+    assert all((s.min, s.max) == (-3.0, 3.0) for s in panel.sliders)
+    first = LatentSliders.for_model(vae, split, k=3, order="first")
+    assert first.dims == [0, 1, 2]
+
+
+def test_for_model_on_an_autoencoder_spans_its_codes(split):
+    ae = model("ae", 4)
+    panel = LatentSliders.for_model(ae, split, k=2, order="first", start=None)
+    codes, _ = encode_split(ae, split)
+    assert [v for s in panel.sliders for v in (s.min, s.max)] == pytest.approx(
+        [v for d in (0, 1) for v in (codes[:, d].min().item(), codes[:, d].max().item())])
+    panel.sliders[0].value = panel.sliders[0].max
+    assert panel.image.value == decoded_png(ae, panel.code(), panel.scale)
+    with pytest.raises(ValueError, match="no KL"):
+        LatentSliders.for_model(ae, split, k=2, order="kl")
+
+
+def test_a_test_digit_can_be_picked_by_class(split):
+    vae = model("vae", 3)
+    panel = LatentSliders.for_model(vae, split, k=3)
+    panel.set_code_from_class(7)
+    assert torch.allclose(panel.code(), encode_split(vae, split)[0][7])
+    with pytest.raises(ValueError, match="no test digit of class 12"):
+        panel.set_code_from_class(12)
 
 
 def test_static_fallback_is_the_current_image(vae):
@@ -84,8 +147,10 @@ def test_bad_arguments_are_explained(vae):
         LatentSliders(vae.decode, 5)
     with pytest.raises(ValueError, match=r"codes must be \(N, 3\)"):
         LatentSliders(vae.decode, 3, codes=torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="dims must be indices"):
+    with pytest.raises(ValueError, match="dims must be distinct indices"):
         LatentSliders(vae.decode, 3, dims=[3])
+    with pytest.raises(ValueError, match="limits must be one"):
+        LatentSliders(vae.decode, 3, dims=[0], limits=[(1.0, -1.0)])
     panel = LatentSliders(vae.decode, 3, codes=torch.zeros(4, 3))
     with pytest.raises(IndexError, match="from 0 to 3"):
         panel.set_code_from_index(4)
@@ -93,14 +158,156 @@ def test_bad_arguments_are_explained(vae):
         panel.set_code(torch.zeros(2))
 
 
-def test_model_switcher_swaps_the_pictures():
-    from vae_helpers.widgets import ModelSwitcher
+# --------------------------------------------------------------------------- LatentExplorer
 
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_explorer_moves_the_marker_and_decodes_there(split, kind):
+    m = model(kind, 2)
+    panel = LatentExplorer.for_model(m, split, scale=3)
+    codes, _ = encode_split(m, split)
+    scatter, digit = panel.scatter_image.value, panel.image.value
+    x = float(codes[5, 0])
+    y = float(codes[5, 1])
+    panel.x_slider.value = x
+    panel.y_slider.value = y
+    assert panel.scatter_image.value != scatter and panel.image.value != digit
+    assert png_size(panel.scatter_image.value) == panel.background.size
+    point = torch.tensor([panel.x_slider.value, panel.y_slider.value])
+    assert torch.equal(panel.point(), point)
+    assert panel.image.value == decoded_png(m, point, 3)
+    assert f"a {int(split.labels[5])}, 0.00 away" in panel.status.value  # the marker sits on test digit 5
+    # the marker is painted where matplotlib put that point: a black ring 9 pixels around it
+    px, py = panel.pixel()
+    pixels = np.asarray(Image.open(io.BytesIO(panel.scatter_image.value)).convert("L"))
+    assert pixels[round(py), round(px) + 9] < 60
+    assert len(panel.update_ms) == 3
+
+
+def test_explorer_clips_the_point_to_the_plot(split):
+    panel = LatentExplorer.for_model(model("vae", 2), split)
+    panel.set_point(1e6, -1e6)
+    assert panel.point().tolist() == pytest.approx([panel.high[0], panel.low[1]])
+    bundle = panel._repr_mimebundle_()
+    w, h = png_size(base64.b64decode(bundle["image/png"]))
+    assert w > panel.background.width and h == panel.background.height  # scatter and digit side by side
+
+
+def test_explorer_bad_arguments(split, vae):
+    with pytest.raises(ValueError, match="has 3 dimensions; LatentExplorer needs 2"):
+        LatentExplorer.for_model(vae, split)
+    with pytest.raises(ValueError, match=r"needs 2-D codes shaped \(N, 2\)"):
+        LatentExplorer(vae.decode, torch.zeros(5, 3), torch.zeros(5))
+    with pytest.raises(ValueError, match="does not accept codes of size 2"):
+        LatentExplorer(vae.decode, torch.zeros(5, 2), torch.zeros(5))
+    with pytest.raises(ValueError, match="one label per code"):
+        LatentExplorer(model("vae", 2).decode, torch.zeros(5, 2), torch.zeros(4))
+
+
+# --------------------------------------------------------------------------- Interpolation
+
+
+def mean_code(m, x):
+    with torch.no_grad():
+        out = m.encode(x)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def test_interpolation_walks_the_straight_line_for_each_model(split):
+    ae, vae = model("ae", 2, seed=1), model("vae", 5, seed=2)
+    panel = Interpolation.for_models({"autoencoder": ae, "VAE": vae}, split, start_digit=3, end_digit=8, steps=5)
+    x = split.x()
+    assert (panel.start_index.value, panel.end_index.value) == (3, 8)  # labels are i % 10
+    panel.t_slider.value = 0.3
+    for name, m in (("autoencoder", ae), ("VAE", vae)):
+        z0, z1 = mean_code(m, x[[3]])[0], mean_code(m, x[[8]])[0]
+        assert torch.allclose(panel.code(name), 0.7 * z0 + 0.3 * z1, atol=1e-6)
+        assert panel.current[name].value == decoded_png(m, 0.7 * z0 + 0.3 * z1, panel.scale)
+        path = torch.stack([(1 - t) * z0 + t * z1 for t in torch.linspace(0, 1, 5).tolist()])
+        with torch.no_grad():
+            assert panel.strips[name].value == strip_png(torch.sigmoid(m.decode(path)), scale=panel.strip_scale)
+    w, h = png_size(panel.strips["VAE"].value)
+    assert w == 2 * (5 * 30 + 2) and h == 2 * 32  # five 28-pixel frames with 2-pixel gaps, scale 2
+
+
+def test_interpolation_endpoints_by_index_and_by_class(split):
+    panel = Interpolation.for_models({"VAE": model("vae", 2)}, split)
+    before = panel.strips["VAE"].value
+    panel.end_class.value = 9  # the dropdown picks the first test digit of that class
+    assert panel.end_index.value == 9
+    assert panel.strips["VAE"].value != before
+    panel.start_index.value = 21
+    assert "test digit 21 (a 1)" in panel.status.value
+    panel.set_classes(4, 6)
+    assert (panel.start_index.value, panel.end_index.value) == (4, 6)
+    stacked = base64.b64decode(panel._repr_mimebundle_()["image/png"])
+    assert png_size(stacked)[1] > 2 * png_size(panel.strips["VAE"].value)[1]  # ends and strip stacked
+
+
+def test_interpolation_bad_arguments(split):
+    vae = model("vae", 2)
+    panel = Interpolation.for_models({"VAE": vae}, split)
+    with pytest.raises(ValueError, match="no test digit of class 11: the classes are 0, 1, 2"):
+        panel.set_classes(11, 0)
+    with pytest.raises(IndexError, match="from 0 to 59"):
+        panel.set_endpoints(0, 60)
+    with pytest.raises(ValueError, match="at least one model"):
+        Interpolation({}, split.x(), split.labels)
+    with pytest.raises(TypeError, match="needs encode"):
+        Interpolation({"decoder only": vae.decoder}, split.x(), split.labels)
+    with pytest.raises(ValueError, match="steps must be >= 2"):
+        Interpolation({"VAE": vae}, split.x(), split.labels, steps=1)
+
+
+# --------------------------------------------------------------------------- ModelSwitcher
+
+
+def test_model_switcher_swaps_the_pictures():
     panels = {0.5: [b"a0", b"a1"], 1.0: [b"b0", b"b1"], 4.0: [b"c0", b"c1"]}
     switcher = ModelSwitcher(panels, captions=["samples", "scatter"])
     assert [i.value for i in switcher.images] == [b"a0", b"a1"]
     switcher.slider.value = 4.0
     assert [i.value for i in switcher.images] == [b"c0", b"c1"]
-    assert base64.b64decode(switcher._repr_mimebundle_()["image/png"]) == b"c0"
     with pytest.raises(ValueError, match="same number of pictures"):
         ModelSwitcher({1: [b"x"], 2: [b"x", b"y"]})
+    with pytest.raises(ValueError, match="at least one"):
+        ModelSwitcher({})
+
+
+def test_model_switcher_for_vaes_shows_each_models_pictures(split):
+    vaes = {0.5: model("vae", 2, seed=1), 4.0: model("vae", 6, seed=2)}
+    images = split.x()[:9]
+    switcher = ModelSwitcher.for_vaes(vaes, split, images, n_samples=16)
+    for beta in (4.0, 0.5):
+        switcher.slider.value = beta
+        expected = vae_pictures(vaes[beta], split, images, n_samples=16, title=f"beta = {beta}")
+        assert [i.value for i in switcher.images[:2]] == expected[:2]  # samples and reconstructions
+        assert all(png_size(i.value) for i in switcher.images)
+    torch.manual_seed(0)
+    z = torch.randn(16, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        samples = torch.sigmoid(vaes[4.0].decode(z))
+    from torchvision.utils import make_grid
+    assert switcher.panels[4.0][0] == png_bytes(make_grid(samples, nrow=4, padding=2, pad_value=0.5)[:1], scale=2)
+    static = base64.b64decode(switcher._repr_mimebundle_()["image/png"])
+    assert png_size(static)[0] > sum(png_size(p)[0] for p in switcher.panels[0.5])  # all three, with gaps
+
+
+def test_side_by_side_checks_captions():
+    png = png_bytes(torch.zeros(1, 4, 4), scale=1)
+    assert png_size(side_by_side([png, png], gap=3)) == (11, 4)
+    assert png_size(side_by_side([png, png], gap=3, vertical=True)) == (4, 11)
+    with pytest.raises(ValueError, match="2 images but 1 captions"):
+        side_by_side([png, png], ["one"])
+
+
+# --------------------------------------------------------------------------- ipywidgets versions
+
+
+@pytest.mark.skipif(not os.environ.get("VAE_EXPECT_IPYWIDGETS"),
+                    reason="set VAE_EXPECT_IPYWIDGETS=7.7 to check which ipywidgets these tests ran on "
+                           "(.ci/run runs this file again on ipywidgets 7.7)")
+def test_running_on_the_expected_ipywidgets():
+    import ipywidgets
+
+    assert ipywidgets.__version__.startswith(os.environ["VAE_EXPECT_IPYWIDGETS"])

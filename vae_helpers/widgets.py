@@ -1,86 +1,257 @@
 """Widgets that let a learner move through a latent space and watch the decoded digit change.
 
-Built from explicit ipywidgets (sliders, buttons, one persistent ``ipywidgets.Image``) wired with
-``observe``: a slider move decodes one code and swaps the image's PNG bytes, which takes a few
-milliseconds, instead of redrawing a matplotlib figure. Only features shared by ipywidgets 7.7 and 8
-are used. When no widget front end is attached (nbval, GitHub, nbviewer), the cell still shows a
-static PNG of the current image: the display bundle carries both.
+Four panels, each made in one line from a trained model and the test split:
+
+* :class:`LatentSliders` -- one slider per latent dimension (for large codes: the first k, or the k
+  with the most KL), buttons to start from a test digit's code, a prior sample or zero.
+* :class:`LatentExplorer` -- a 2-D code space: the test codes scattered by digit, a marker that two
+  sliders move, and the digit decoded at the marker.
+* :class:`Interpolation` -- the straight line between two test digits' codes, walked by a slider,
+  for several models side by side (an autoencoder and a VAE, say).
+* :class:`ModelSwitcher` -- a slider over trained models (a beta sweep) that swaps their pictures.
+
+How they are built: explicit ipywidgets (sliders, buttons, persistent ``ipywidgets.Image`` widgets)
+wired with ``observe``. A move decodes one code and replaces the image's PNG bytes, a few
+milliseconds, instead of clearing and redrawing a matplotlib figure as ``interact`` would. Only
+features shared by ipywidgets 7.7 and 8 are used (``FloatSlider``, ``SelectionSlider``,
+``BoundedIntText``, ``Dropdown``, ``Button``, ``Image``, ``HTML``, ``Label``, ``HBox``/``VBox``,
+``observe``, ``on_click``, ``add_class``), so the course also runs on hosted services that ship 7.7.
+
+Every panel's display bundle carries the live widget *and* a static PNG of its current state, so
+where no widget front end is attached (nbval, GitHub, nbviewer, an HTML export) the cell still shows
+a meaningful picture. Stable CSS classes (``vae-...``) on the panels, controls and images let a
+browser test find them. Each panel records the time of every update in ``update_ms`` (decode plus
+PNG encoding), which ``benchmarks/bench_widgets.py`` reports.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
+from torch import nn
+from PIL import Image, ImageDraw
 
-from .plotting import png_bytes
+from .data import Split
+from .losses import kl_per_dimension
+from .plotting import figure_png, plot_latent_scatter, png_bytes
 
 Decode = Callable[[torch.Tensor], torch.Tensor]  # z (B, D) -> logits (B, 1, H, W)
 
 
-class LatentSliders:
-    """One slider per latent dimension and the decoded image, updated as a slider moves.
+# --------------------------------------------------------------------------- shared pieces
+
+
+def encode_split(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The codes of every image of ``split`` on the CPU: ``(mu, logvar)`` for a VAE, ``(codes, None)`` for
+    an autoencoder (whose ``encode`` returns one tensor)."""
+    device = _device_of(model.decode)
+    mus, logvars = [], []
+    with torch.no_grad():
+        for x, _ in split.batches(batch_size, shuffle=False):
+            out = model.encode(x.to(device))
+            if isinstance(out, tuple):
+                mus.append(out[0].cpu())
+                logvars.append(out[1].cpu())
+            else:
+                mus.append(out.cpu())
+    return torch.cat(mus), (torch.cat(logvars) if logvars else None)
+
+
+def _mean_code(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A VAE's mean code or an autoencoder's code for images ``x``."""
+    out = model.encode(x)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _device_of(decode: Decode) -> torch.device:
+    owner = getattr(decode, "__self__", None)
+    if isinstance(owner, nn.Module):
+        p = next(owner.parameters(), None)
+        if p is not None:
+            return p.device
+    return torch.device("cpu")
+
+
+def _check_decoder(decode: Decode, latent_dim: int, device: torch.device) -> tuple[int, int]:
+    """Run the decoder once on a zero code, with a clear message if it does not fit; returns ``(H, W)``."""
+    if latent_dim < 1:
+        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}.")
+    with torch.no_grad():
+        try:
+            out = decode(torch.zeros(1, latent_dim, device=device))
+        except Exception as err:
+            raise ValueError(f"The decoder does not accept codes of size {latent_dim}: {err}. "
+                             "Pass the latent size the model was built with.") from err
+    if out.ndim != 4 or out.shape[:2] != (1, 1):
+        raise ValueError(f"The decoder must return logits shaped (B, 1, H, W), got {tuple(out.shape)}.")
+    return int(out.shape[2]), int(out.shape[3])
+
+
+def _check_labels(labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    if labels is None:
+        return None
+    labels = torch.as_tensor(labels).detach().cpu()
+    if labels.ndim != 1 or len(labels) != n:
+        raise ValueError(f"labels must be one label per code ({n}), got shape {tuple(labels.shape)}.")
+    return labels
+
+
+def first_of_class(labels: torch.Tensor, digit: int) -> int:
+    """The index of the first example labelled ``digit``, or a clear error naming the classes there are."""
+    hits = (labels == int(digit)).nonzero()
+    if len(hits) == 0:
+        known = ", ".join(str(v) for v in sorted(set(labels.tolist())))
+        raise ValueError(f"There is no test digit of class {digit!r}: the classes are {known}.")
+    return int(hits[0])
+
+
+def _check_index(index: int, n: int) -> int:
+    if not 0 <= int(index) < n:
+        raise IndexError(f"Test digit {index} does not exist: pick an index from 0 to {n - 1}.")
+    return int(index)
+
+
+def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False) -> bytes:
+    """Several PNG images on white, left to right (or top to bottom), each under its caption if given,
+    as one PNG: the static picture of a panel with several images."""
+    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
+    if captions:
+        if len(captions) != len(images):
+            raise ValueError(f"Got {len(images)} images but {len(captions)} captions.")
+        boxed = []
+        for img, caption in zip(images, captions):
+            box = Image.new("RGB", (max(img.width, 8 * len(caption)), img.height + 16), "white")
+            ImageDraw.Draw(box).text((0, 2), caption, fill="black")
+            box.paste(img, (0, 16))
+            boxed.append(box)
+        images = boxed
+    along = [i.height if vertical else i.width for i in images]
+    across = max(i.width if vertical else i.height for i in images)
+    length = sum(along) + gap * (len(images) - 1)
+    canvas = Image.new("RGB", (across, length) if vertical else (length, across), "white")
+    offset = 0
+    for img, size in zip(images, along):
+        canvas.paste(img, (0, offset) if vertical else (offset, 0))
+        offset += size + gap
+    return _encode(canvas)
+
+
+def _encode(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)  # fast: these bytes live for one slider move
+    return buf.getvalue()
+
+
+def strip_png(images: torch.Tensor, scale: int = 2, pad: int = 2) -> bytes:
+    """Images ``(B, 1, H, W)`` in [0, 1] in one row, grey gaps between them, as PNG bytes."""
+    from torchvision.utils import make_grid
+
+    grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=len(images), padding=pad, pad_value=0.5)[:1]
+    return png_bytes(grid, scale=scale)
+
+
+class _Panel:
+    """What every panel shares: ``widget`` (the root box), ``update_ms`` and a display bundle with both
+    the live widget and a static PNG (``static_png``) for viewers without a widget front end."""
+
+    widget = None
+    name = "panel"
+
+    def __init__(self) -> None:
+        self.update_ms: list[float] = []
+
+    def _timed(self, render: Callable[[], None]) -> None:
+        start = time.perf_counter()
+        render()
+        self.update_ms.append(1000 * (time.perf_counter() - start))
+
+    def static_png(self) -> bytes:  # pragma: no cover - every panel overrides it
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """The live widget where a front end can show it, else a static PNG of the current state."""
+        return {
+            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
+            "image/png": base64.b64encode(self.static_png()).decode("ascii"),
+            "text/plain": f"{type(self).__name__}: {self.name} (a static picture of its current state)",
+        }
+
+
+# --------------------------------------------------------------------------- latent sliders
+
+
+class LatentSliders(_Panel):
+    """One slider per chosen latent dimension and the decoded image, updated as a slider moves.
 
     Args:
         decode: maps codes ``(B, latent_dim)`` to logits ``(B, 1, H, W)``, e.g. ``model.decode``.
         latent_dim: size of the code.
         dims: which dimensions get a slider (default: all, up to 8); the others stay at the start code.
         codes, labels: codes of real images ``(N, latent_dim)`` (e.g. the test set's ``mu``) and their
-            labels, for the "from test digit" button.
-        scale: how many screen pixels per image pixel (nearest-neighbour, so pixels stay crisp).
+            labels, for the "use its code" button.
+        scale: screen pixels per image pixel (nearest-neighbour, so pixels stay crisp).
         slider_range: sliders run from ``-slider_range`` to ``+slider_range`` (prior standard deviations).
+        limits: per slider ``(low, high)`` instead, e.g. an autoencoder's code range (it has no prior).
+        random_code: draws the "random" button's code from a ``torch.Generator``; default ``N(0, I)``.
         seed: seeds the "random" button's generator, so a notebook run repeats.
+        title, note: a bold heading and a line of explanation above the sliders.
+
+    :meth:`for_model` builds one from a model and the test split, choosing the dimensions for you.
     """
 
     def __init__(self, decode: Decode, latent_dim: int, dims: Sequence[int] | None = None,
                  codes: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                 scale: int = 8, slider_range: float = 3.0, seed: int = 0, title: str = ""):
+                 scale: int = 8, slider_range: float = 3.0, limits: Sequence[tuple[float, float]] | None = None,
+                 random_code: Callable[[torch.Generator], torch.Tensor] | None = None,
+                 seed: int = 0, title: str = "", note: str = ""):
         import ipywidgets as w
 
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}.")
-        dims = list(range(min(latent_dim, 8))) if dims is None else list(dims)
+        super().__init__()
+        self.device = _device_of(decode)
+        self.image_size = _check_decoder(decode, latent_dim, self.device)
+        dims = list(range(min(latent_dim, 8))) if dims is None else [int(d) for d in dims]
         bad = [d for d in dims if not 0 <= d < latent_dim]
-        if bad or not dims:
-            raise ValueError(f"dims must be indices between 0 and {latent_dim - 1}, got {dims}.")
+        if bad or not dims or len(set(dims)) != len(dims):
+            raise ValueError(f"dims must be distinct indices between 0 and {latent_dim - 1}, got {dims}.")
         if codes is not None and (codes.ndim != 2 or codes.shape[1] != latent_dim):
             raise ValueError(f"codes must be (N, {latent_dim}) to match latent_dim, got {tuple(codes.shape)}.")
+        if limits is None:
+            limits = [(-slider_range, slider_range)] * len(dims)
+        if len(limits) != len(dims) or any(not lo < hi for lo, hi in limits):
+            raise ValueError(f"limits must be one (low, high) pair with low < high per slider ({len(dims)}), got {limits}.")
         self.decode, self.latent_dim, self.dims, self.scale = decode, latent_dim, dims, scale
-        self.codes = codes.detach().cpu() if codes is not None else None
-        self.labels = labels.detach().cpu() if labels is not None else None
+        self.name = title or f"{latent_dim}-D code"
+        self.codes = codes.detach().cpu().float() if codes is not None else None
+        self.labels = _check_labels(labels, len(self.codes)) if (labels is not None and self.codes is not None) else None
+        self.random_code = random_code or (lambda g: torch.randn(latent_dim, generator=g))
         self.generator = torch.Generator().manual_seed(seed)
-        self.device = _device_of(decode)
         self._code = torch.zeros(latent_dim)
         self._hold = False
-        self.update_ms: list[float] = []  # time of every image update: decode + PNG encoding
 
-        with torch.no_grad():  # check the decoder once, with a clear message if it does not fit
-            try:
-                out = decode(torch.zeros(1, latent_dim, device=self.device))
-            except Exception as err:
-                raise ValueError(f"The decoder does not accept codes of size {latent_dim}: {err}") from err
-        if out.ndim != 4 or out.shape[:2] != (1, 1):
-            raise ValueError(f"The decoder must return logits shaped (B, 1, H, W), got {tuple(out.shape)}.")
-
-        layout = w.Layout(width="320px")
-        self.sliders = [w.FloatSlider(value=0.0, min=-slider_range, max=slider_range, step=0.05,
-                                      description=f"z[{d}]", continuous_update=True, readout_format=".2f", layout=layout)
-                        for d in dims]
-        for s in self.sliders:
+        self.sliders = []
+        for d, (lo, hi) in zip(dims, limits):
+            s = w.FloatSlider(value=min(max(0.0, lo), hi), min=float(lo), max=float(hi), step=(hi - lo) / 120,
+                              description=f"z[{d}]", continuous_update=True, readout_format=".2f",
+                              layout=w.Layout(width="340px"))
             s.add_class("vae-latent-slider")
             s.observe(self._on_slider, names="value")
+            self.sliders.append(s)
+        self._code[dims] = torch.tensor([s.value for s in self.sliders])
         self.image = w.Image(format="png", value=b"")
         self.image.add_class("vae-decoded-image")
         self.zero_button = w.Button(description="zero", tooltip="set every dimension to 0, the centre of the prior")
-        self.random_button = w.Button(description="random", tooltip="draw a code from the prior N(0, I)")
+        self.random_button = w.Button(description="random", tooltip="draw a code at random (from the prior for a VAE)")
         self.zero_button.on_click(lambda _: self.set_code(torch.zeros(latent_dim)))
-        self.random_button.on_click(lambda _: self.set_code(torch.randn(latent_dim, generator=self.generator)))
+        self.random_button.on_click(lambda _: self.set_code(self.random_code(self.generator)))
         buttons = [self.zero_button, self.random_button]
         if self.codes is not None:
             self.index = w.BoundedIntText(value=0, min=0, max=len(self.codes) - 1, description="test digit",
-                                          layout=w.Layout(width="180px"))
+                                          layout=w.Layout(width="190px"))
             self.digit_button = w.Button(description="use its code", tooltip="start from that test digit's code")
             self.digit_button.on_click(lambda _: self.set_code_from_index(self.index.value))
             buttons += [self.index, self.digit_button]
@@ -88,11 +259,58 @@ class LatentSliders:
             b.add_class("vae-latent-button")
         self.status = w.Label()
         self.status.add_class("vae-status")
-        note = w.HTML(f"<b>{title}</b>") if title else w.HTML("")
-        controls = w.VBox([note, *self.sliders, w.HBox(buttons), self.status])
+        heading = w.HTML((f"<b>{title}</b>" if title else "") + (f"<br><small>{note}</small>" if note else ""))
+        controls = w.VBox([heading, *self.sliders, w.HBox(buttons), self.status])
         self.widget = w.HBox([controls, self.image])
         self.widget.add_class("vae-latent-sliders")
-        self._render()
+        self._timed(self._render)
+
+    @classmethod
+    def for_model(cls, model: nn.Module, split: Split, k: int = 6, order: str = "kl", start: int | None = 0,
+                  scale: int = 8, title: str = "", seed: int = 0) -> "LatentSliders":
+        """Sliders for ``model`` (a VAE or an autoencoder), with the codes of ``split`` for the buttons.
+
+        For codes larger than ``k``: ``order="kl"`` gives sliders to the ``k`` dimensions with the most
+        KL on ``split`` (those that carry the most information; a VAE only), ``order="first"`` to the
+        first ``k``. A VAE's sliders span +-3 prior standard deviations and "random" samples the prior;
+        an autoencoder has no prior, so its sliders span its test codes' range and "random" draws from a
+        Gaussian fitted to those codes. ``start`` is the test digit whose code the panel starts from.
+        """
+        if order not in ("kl", "first"):
+            raise ValueError(f"order must be 'kl' or 'first', got {order!r}.")
+        mu, logvar = encode_split(model, split)
+        latent_dim = mu.shape[1]
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}.")
+        k = min(k, latent_dim)
+        notes = []
+        if logvar is not None:
+            kl = kl_per_dimension(mu, logvar)
+            dims = kl.argsort(descending=True)[:k].tolist() if order == "kl" else list(range(k))
+            limits, random_code = None, None
+            if k < latent_dim:
+                which = f"the {k} of {latent_dim} dimensions with the most KL" if order == "kl" else \
+                    f"the first {k} of {latent_dim} dimensions"
+                notes.append(f"Sliders for {which}; the other {latent_dim - k} keep the start code.")
+            notes.append("KL per slider (nats): " + ", ".join(f"z[{d}] {kl[d]:.2f}" for d in dims)
+                         + ". Range: +-3 prior standard deviations.")
+        else:
+            if order == "kl" and k < latent_dim:
+                raise ValueError("An autoencoder has no KL to rank its dimensions by: use order='first'.")
+            dims = list(range(k))
+            low, high = mu.min(0).values, mu.max(0).values
+            limits = [(float(low[d]), float(high[d])) for d in dims]
+            mean, std = mu.mean(0), mu.std(0)
+            random_code = lambda g: mean + std * torch.randn(latent_dim, generator=g)  # noqa: E731
+            if k < latent_dim:
+                notes.append(f"Sliders for the first {k} of {latent_dim} dimensions; the others keep the start code.")
+            notes.append("An autoencoder has no prior: each slider spans its test codes' range, and 'random' "
+                         "draws from a Gaussian fitted to the test codes.")
+        panel = cls(model.decode, latent_dim, dims=dims, codes=mu, labels=split.labels, scale=scale,
+                    limits=limits, random_code=random_code, seed=seed, title=title, note=" ".join(notes))
+        if start is not None:
+            panel.set_code_from_index(start)
+        return panel
 
     # ---------------------------------------------------------------- state
 
@@ -101,7 +319,7 @@ class LatentSliders:
         return self._code.clone()
 
     def set_code(self, z: torch.Tensor) -> None:
-        """Move every slider to ``z`` ``(latent_dim,)`` and update the image once."""
+        """Move every slider to ``z`` ``(latent_dim,)`` (clipped to its range) and update the image once."""
         z = torch.as_tensor(z, dtype=torch.float32).flatten().cpu()
         if z.numel() != self.latent_dim:
             raise ValueError(f"A code for this decoder has {self.latent_dim} numbers, got {z.numel()}.")
@@ -112,17 +330,24 @@ class LatentSliders:
                 s.value = float(z[d].clamp(s.min, s.max))
         finally:
             self._hold = False
-        self._render()
+        self._timed(self._render)
 
     def set_code_from_index(self, index: int) -> None:
         """Start from the code of real image ``index`` (needs ``codes``)."""
         if self.codes is None:
             raise ValueError("No codes were given, so there is no test digit to start from.")
-        if not 0 <= index < len(self.codes):
-            raise IndexError(f"Test digit {index} does not exist: pick an index from 0 to {len(self.codes) - 1}.")
+        index = _check_index(index, len(self.codes))
+        if hasattr(self, "index"):
+            self.index.value = index
         self.set_code(self.codes[index])
         if self.labels is not None:
-            self.status.value += f"  (started from test digit {index}, a {int(self.labels[index])})"
+            self.status.value += f"  (from test digit {index}, a {int(self.labels[index])})"
+
+    def set_code_from_class(self, digit: int) -> None:
+        """Start from the code of the first test image of class ``digit`` (needs ``codes`` and ``labels``)."""
+        if self.labels is None:
+            raise ValueError("No labels were given, so test digits cannot be picked by class.")
+        self.set_code_from_index(first_of_class(self.labels, digit))
 
     def decoded(self) -> torch.Tensor:
         """The image ``(1, H, W)`` in [0, 1] that the current code decodes to."""
@@ -132,6 +357,8 @@ class LatentSliders:
     def png(self) -> bytes:
         return png_bytes(self.decoded(), scale=self.scale)
 
+    static_png = png
+
     # ---------------------------------------------------------------- events
 
     def _on_slider(self, change) -> None:
@@ -139,71 +366,379 @@ class LatentSliders:
             return
         for d, s in zip(self.dims, self.sliders):
             self._code[d] = s.value
-        self._render()
+        self._timed(self._render)
 
     def _render(self) -> None:
-        start = time.perf_counter()
         self.image.value = self.png()
-        self.update_ms.append(1000 * (time.perf_counter() - start))
         shown = ", ".join(f"{v:+.2f}" for v in self._code[: min(self.latent_dim, 4)].tolist())
         more = ", ..." if self.latent_dim > 4 else ""
-        self.status.value = f"z = ({shown}{more})   update {self.update_ms[-1]:.1f} ms"
-
-    # ---------------------------------------------------------------- display
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        """The live widget where a front end can show it, else a static PNG of the current image."""
-        return {
-            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
-            "image/png": base64.b64encode(self.png()).decode("ascii"),
-            "text/plain": f"LatentSliders({self.latent_dim}-D code; static image of the current code)",
-        }
+        self.status.value = f"z = ({shown}{more})"
 
 
-def _device_of(decode: Decode) -> torch.device:
-    owner = getattr(decode, "__self__", None)
-    if isinstance(owner, torch.nn.Module):
-        p = next(owner.parameters(), None)
-        if p is not None:
-            return p.device
-    return torch.device("cpu")
+# --------------------------------------------------------------------------- 2-D explorer
 
 
-class ModelSwitcher:
+class LatentExplorer(_Panel):
+    """A 2-D code space to walk through: the test codes scattered by digit, a marker at the current point,
+    two sliders that move it, and the digit decoded there, beside the scatter.
+
+    The scatter is drawn by matplotlib once; a move only paints the marker onto a copy of that picture
+    and decodes one code, so it stays fast. (``ipywidgets.Image`` reports no clicks, so the point moves
+    with the sliders or :meth:`set_point`.)
+
+    Args:
+        decode: maps codes ``(B, 2)`` to logits ``(B, 1, H, W)``.
+        codes, labels: the test set's 2-D codes ``(N, 2)`` and digits ``(N,)``.
+        scale: screen pixels per pixel of the decoded digit.
+    """
+
+    def __init__(self, decode: Decode, codes: torch.Tensor, labels: torch.Tensor, scale: int = 8,
+                 title: str = "", size: float = 4.4, dpi: int = 80):
+        import ipywidgets as w
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        super().__init__()
+        codes = torch.as_tensor(codes).detach().cpu().float()
+        if codes.ndim != 2 or codes.shape[1] != 2 or len(codes) == 0:
+            raise ValueError(f"LatentExplorer needs 2-D codes shaped (N, 2), got {tuple(codes.shape)}; "
+                             "for larger codes use LatentSliders.")
+        self.device = _device_of(decode)
+        self.image_size = _check_decoder(decode, 2, self.device)
+        self.decode, self.codes, self.scale = decode, codes, scale
+        self.labels = _check_labels(labels, len(codes))
+        self.name = title or "2-D code space"
+
+        # the scatter, drawn once; keep the data -> pixel mapping to place the marker later
+        fig = Figure(figsize=(size, size), dpi=dpi)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        plot_latent_scatter(codes, self.labels, ax=ax, title=title or "test codes", point_size=1.5)
+        ax.legend(title="digit", markerscale=4, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+        low, high = codes.min(0).values, codes.max(0).values
+        pad = 0.06 * (high - low).clamp_min(1e-3)
+        self.low, self.high = (low - pad).tolist(), (high + pad).tolist()
+        ax.set_xlim(self.low[0], self.high[0])
+        ax.set_ylim(self.low[1], self.high[1])
+        fig.tight_layout()
+        fig.canvas.draw()
+        self.background = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+        self._to_pixels = ax.transData.transform  # data -> display (origin bottom left)
+        self._height = self.background.height
+
+        self.x_slider, self.y_slider = (
+            w.FloatSlider(value=0.0, min=self.low[i], max=self.high[i], step=(self.high[i] - self.low[i]) / 200,
+                          description=f"z[{i}]", continuous_update=True, readout_format=".2f",
+                          layout=w.Layout(width="340px"))
+            for i in (0, 1))
+        for s in (self.x_slider, self.y_slider):
+            s.add_class("vae-explorer-slider")
+            s.observe(self._on_slider, names="value")
+        self.scatter_image = w.Image(format="png", value=b"")
+        self.scatter_image.add_class("vae-explorer-scatter")
+        self.image = w.Image(format="png", value=b"")
+        self.image.add_class("vae-decoded-image")
+        self.status = w.Label()
+        self.status.add_class("vae-status")
+        self._point = torch.zeros(2)
+        self._hold = False
+        self.widget = w.VBox([w.HBox([self.x_slider, self.y_slider]),
+                              w.HBox([self.scatter_image, w.VBox([self.image, self.status])])])
+        self.widget.add_class("vae-latent-explorer")
+        start = codes.mean(0)
+        self.set_point(float(start[0]), float(start[1]))
+
+    @classmethod
+    def for_model(cls, model: nn.Module, split: Split, scale: int = 8, title: str = "") -> "LatentExplorer":
+        """The explorer for a model with a 2-D code (a VAE's means, or an autoencoder's codes) on ``split``."""
+        codes, _ = encode_split(model, split)
+        if codes.shape[1] != 2:
+            raise ValueError(f"This model's code has {codes.shape[1]} dimensions; LatentExplorer needs 2. "
+                             "Use LatentSliders.for_model for larger codes.")
+        return cls(model.decode, codes, split.labels, scale=scale, title=title)
+
+    # ---------------------------------------------------------------- state
+
+    def point(self) -> torch.Tensor:
+        return self._point.clone()
+
+    def set_point(self, x: float, y: float) -> None:
+        """Move the marker to ``(x, y)`` (clipped to the plot) and update both pictures once."""
+        self._hold = True
+        try:
+            self.x_slider.value = float(min(max(x, self.low[0]), self.high[0]))
+            self.y_slider.value = float(min(max(y, self.low[1]), self.high[1]))
+        finally:
+            self._hold = False
+        self._point = torch.tensor([self.x_slider.value, self.y_slider.value])
+        self._timed(self._render)
+
+    def decoded(self) -> torch.Tensor:
+        """The image ``(1, H, W)`` in [0, 1] decoded at the current point."""
+        with torch.no_grad():
+            return torch.sigmoid(self.decode(self._point[None].to(self.device)))[0].cpu()
+
+    def pixel(self) -> tuple[float, float]:
+        """Where the current point is on the scatter picture, in pixels from its top-left corner."""
+        px, py = self._to_pixels(self._point.numpy()[None])[0]
+        return float(px), float(self._height - py)
+
+    def scatter_png(self) -> bytes:
+        """The scatter with a marker at the current point."""
+        img = self.background.copy()
+        draw = ImageDraw.Draw(img)
+        x, y = self.pixel()
+        for r, colour, width in ((9, "white", 5), (9, "black", 2)):
+            draw.ellipse((x - r, y - r, x + r, y + r), outline=colour, width=width)
+        draw.line((x - 14, y, x - 9, y), fill="black", width=2)
+        draw.line((x + 9, y, x + 14, y), fill="black", width=2)
+        draw.line((x, y - 14, x, y - 9), fill="black", width=2)
+        draw.line((x, y + 9, x, y + 14), fill="black", width=2)
+        return _encode(img)
+
+    def static_png(self) -> bytes:
+        return side_by_side([self.scatter_png(), png_bytes(self.decoded(), scale=self.scale)])
+
+    # ---------------------------------------------------------------- events
+
+    def _on_slider(self, change) -> None:
+        if self._hold:
+            return
+        self._point = torch.tensor([self.x_slider.value, self.y_slider.value])
+        self._timed(self._render)
+
+    def _render(self) -> None:
+        self.image.value = png_bytes(self.decoded(), scale=self.scale)
+        self.scatter_image.value = self.scatter_png()
+        nearest = int((self.codes - self._point).pow(2).sum(1).argmin())
+        distance = float((self.codes[nearest] - self._point).norm())
+        self.status.value = (f"z = ({self._point[0]:+.2f}, {self._point[1]:+.2f});  nearest test code: "
+                             f"a {int(self.labels[nearest])}, {distance:.2f} away")
+
+
+# --------------------------------------------------------------------------- interpolation
+
+
+class Interpolation(_Panel):
+    """Walk the straight line between two test digits' codes, for several models side by side.
+
+    For each model: the path decoded at ``steps`` evenly spaced points (a strip), and the image at the
+    slider's position ``t`` in [0, 1] (``t = 0`` is the first digit's code, ``t = 1`` the second's).
+    Endpoints are picked by test index or by class (the first test image of that digit).
+
+    Args:
+        models: ``{"name": model}``, each with ``encode`` (a VAE's mean is used) and ``decode``.
+        images, labels: the test images ``(N, 1, H, W)`` in [0, 1] and their digits.
+        start, end: the two test indices to start with.
+    """
+
+    def __init__(self, models: Mapping[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
+                 start: int = 0, end: int = 1, steps: int = 9, scale: int = 5, strip_scale: int = 2):
+        import ipywidgets as w
+
+        super().__init__()
+        if not models:
+            raise ValueError("Interpolation needs at least one model, e.g. {'autoencoder': ae, 'VAE': vae}.")
+        for name, model in models.items():
+            if not (hasattr(model, "encode") and hasattr(model, "decode")):
+                raise TypeError(f"Model {name!r} needs encode() and decode() methods.")
+        if images.ndim != 4 or images.shape[1] != 1:
+            raise ValueError(f"images must be (N, 1, H, W), got {tuple(images.shape)}.")
+        if steps < 2:
+            raise ValueError(f"steps must be >= 2 (the two ends), got {steps}.")
+        self.models, self.images, self.steps = dict(models), images, steps
+        self.labels = _check_labels(labels, len(images))
+        self.scale, self.strip_scale = scale, strip_scale
+        self.name = " vs ".join(self.models)
+        self._ends: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._hold = False
+
+        n = len(images)
+        classes = sorted(set(self.labels.tolist()))
+        self.start_index = w.BoundedIntText(value=0, min=0, max=n - 1, description="from digit", layout=w.Layout(width="190px"))
+        self.end_index = w.BoundedIntText(value=0, min=0, max=n - 1, description="to digit", layout=w.Layout(width="190px"))
+        self.start_class = w.Dropdown(options=[("by class...", None)] + [(str(c), c) for c in classes], value=None,
+                                      description="", layout=w.Layout(width="110px"))
+        self.end_class = w.Dropdown(options=[("by class...", None)] + [(str(c), c) for c in classes], value=None,
+                                    description="", layout=w.Layout(width="110px"))
+        self.t_slider = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t",
+                                      continuous_update=True, readout_format=".2f", layout=w.Layout(width="420px"))
+        self.t_slider.add_class("vae-interpolation-slider")
+        for c in (self.start_index, self.end_index, self.start_class, self.end_class):
+            c.add_class("vae-interpolation-endpoint")
+        self.ends_image = w.Image(format="png", value=b"")
+        self.ends_image.add_class("vae-interpolation-ends")
+        self.strips = {name: w.Image(format="png", value=b"") for name in self.models}
+        self.current = {name: w.Image(format="png", value=b"") for name in self.models}
+        rows = []
+        for name in self.models:
+            self.strips[name].add_class("vae-interpolation-strip")
+            self.current[name].add_class("vae-decoded-image")
+            rows.append(w.VBox([w.HTML(f"<b>{name}</b>"), w.HBox([self.current[name], self.strips[name]])]))
+        self.status = w.Label()
+        self.status.add_class("vae-status")
+        controls = w.HBox([self.start_index, self.start_class, self.end_index, self.end_class])
+        self.widget = w.VBox([controls, w.HBox([self.ends_image, self.status]), self.t_slider, *rows])
+        self.widget.add_class("vae-interpolation")
+
+        self.start_index.observe(lambda c: self._on_endpoints(), names="value")
+        self.end_index.observe(lambda c: self._on_endpoints(), names="value")
+        self.start_class.observe(lambda c: self._on_class(self.start_index, c["new"]), names="value")
+        self.end_class.observe(lambda c: self._on_class(self.end_index, c["new"]), names="value")
+        self.t_slider.observe(lambda c: None if self._hold else self._timed(self._render_current), names="value")
+        self.set_endpoints(start, end)
+
+    @classmethod
+    def for_models(cls, models: Mapping[str, nn.Module], split: Split, start_digit: int | None = None,
+                   end_digit: int | None = None, **kwargs) -> "Interpolation":
+        """The widget on ``split`` (e.g. ``mnist.test``); optionally start from the first test images of two classes."""
+        panel = cls(models, split.x(), split.labels, **kwargs)
+        if start_digit is not None or end_digit is not None:
+            panel.set_classes(start_digit if start_digit is not None else int(panel.labels[panel.start_index.value]),
+                              end_digit if end_digit is not None else int(panel.labels[panel.end_index.value]))
+        return panel
+
+    # ---------------------------------------------------------------- state
+
+    def set_endpoints(self, start: int, end: int) -> None:
+        """Interpolate from test image ``start`` to test image ``end`` (indices); one update."""
+        start, end = _check_index(start, len(self.images)), _check_index(end, len(self.images))
+        self._hold = True
+        try:
+            self.start_index.value, self.end_index.value = start, end
+        finally:
+            self._hold = False
+        self._timed(self._render_all)
+
+    def set_classes(self, start_digit: int, end_digit: int) -> None:
+        """Interpolate from the first test image of class ``start_digit`` to the first of ``end_digit``."""
+        self.set_endpoints(first_of_class(self.labels, start_digit), first_of_class(self.labels, end_digit))
+
+    def path(self, name: str, steps: int | None = None) -> torch.Tensor:
+        """The codes ``(steps, D)`` on the straight line from the start code to the end code of model ``name``."""
+        z0, z1 = self._ends[name]
+        t = torch.linspace(0, 1, steps or self.steps)[:, None]
+        return (1 - t) * z0 + t * z1
+
+    def code(self, name: str) -> torch.Tensor:
+        """Model ``name``'s code at the slider's ``t``."""
+        z0, z1 = self._ends[name]
+        t = self.t_slider.value
+        return (1 - t) * z0 + t * z1
+
+    def decode(self, name: str, z: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, 1, H, W)`` in [0, 1] that model ``name`` decodes codes ``z`` ``(B, D)`` to."""
+        model = self.models[name]
+        with torch.no_grad():
+            return torch.sigmoid(model.decode(z.to(_device_of(model.decode)))).cpu()
+
+    def static_png(self) -> bytes:
+        a, b = self.start_index.value, self.end_index.value
+        captions = [f"test digits {a} and {b}"] + [f"{n}: the path, t = 0 to 1" for n in self.models]
+        return side_by_side([self.ends_image.value] + [self.strips[n].value for n in self.models], captions, vertical=True)
+
+    # ---------------------------------------------------------------- events
+
+    def _on_class(self, box, digit) -> None:
+        if digit is None:
+            return
+        box.value = first_of_class(self.labels, digit)  # fires _on_endpoints
+
+    def _on_endpoints(self) -> None:
+        if not self._hold:
+            self._timed(self._render_all)
+
+    def _render_all(self) -> None:
+        a, b = self.start_index.value, self.end_index.value
+        pair = self.images[[a, b]]
+        for name, model in self.models.items():
+            with torch.no_grad():
+                z = _mean_code(model, pair.to(_device_of(model.decode))).cpu()
+            self._ends[name] = (z[0], z[1])
+            self.strips[name].value = strip_png(self.decode(name, self.path(name)), scale=self.strip_scale)
+        self.ends_image.value = strip_png(pair.cpu(), scale=self.strip_scale)
+        self.status.value = (f"from test digit {a} (a {int(self.labels[a])}) to test digit {b} "
+                             f"(a {int(self.labels[b])}), {self.steps} steps")
+        self._render_current()
+
+    def _render_current(self) -> None:
+        for name in self.models:
+            self.current[name].value = png_bytes(self.decode(name, self.code(name)[None])[0], scale=self.scale)
+
+
+# --------------------------------------------------------------------------- model switcher
+
+
+class ModelSwitcher(_Panel):
     """A slider over trained models (e.g. a beta sweep) that swaps pre-rendered pictures of each one.
 
     ``panels`` maps each slider value (e.g. ``0.5``) to a list of PNG images (bytes), e.g. that model's
     samples, reconstructions and latent scatter; moving the slider swaps them, with no recomputation.
+    :meth:`for_vaes` renders those three pictures for a dict of trained VAEs.
     """
 
     def __init__(self, panels: dict, description: str = "beta", captions: Sequence[str] = ()):
         import ipywidgets as w
 
+        super().__init__()
         if not panels:
             raise ValueError("ModelSwitcher needs at least one model's pictures.")
         sizes = {len(v) for v in panels.values()}
         if len(sizes) != 1:
             raise ValueError(f"Every model needs the same number of pictures, got {sorted(sizes)}.")
         self.panels = {k: list(v) for k, v in panels.items()}
+        self.captions, self.description = list(captions), description
+        self.name = f"{len(self.panels)} models"
         keys = list(self.panels)
-        self.slider = w.SelectionSlider(options=keys, value=keys[0], description=description, continuous_update=True)
+        self.slider = w.SelectionSlider(options=keys, value=keys[0], description=description, continuous_update=True,
+                                        layout=w.Layout(width="420px"))
         self.slider.add_class("vae-model-switcher")
         self.images = [w.Image(format="png", value=b"") for _ in range(sizes.pop())]
         for img in self.images:
             img.add_class("vae-switcher-image")
-        labels = [w.Label(c) for c in captions] if captions else []
+        labels = [w.HTML(f"<b>{c}</b>") for c in captions] if captions else []
         columns = [w.VBox([labels[i], img]) if i < len(labels) else img for i, img in enumerate(self.images)]
         self.widget = w.VBox([self.slider, w.HBox(columns)])
-        self.slider.observe(lambda change: self._show(change["new"]), names="value")
-        self._show(keys[0])
+        self.widget.add_class("vae-model-switcher-panel")
+        self.slider.observe(lambda change: self._timed(lambda: self._show(change["new"])), names="value")
+        self._timed(lambda: self._show(keys[0]))
+
+    @classmethod
+    def for_vaes(cls, models: Mapping, split: Split, images: torch.Tensor, n_samples: int = 36, seed: int = 1,
+                 description: str = "beta") -> "ModelSwitcher":
+        """For each VAE in ``models`` (``{slider value: model}``): prior samples (the same ``z`` for every
+        model), reconstructions of ``images`` (decoded means) and the scatter of ``split``'s mean codes
+        (their first two principal components when the code is larger than 2-D)."""
+        return cls({key: vae_pictures(model, split, images, n_samples, seed, title=f"{description} = {key}")
+                    for key, model in models.items()},
+                   description=description, captions=["samples from the prior", "reconstructions", "test codes"])
 
     def _show(self, key) -> None:
         for img, png in zip(self.images, self.panels[key]):
             img.value = png
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {
-            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
-            "image/png": base64.b64encode(self.panels[self.slider.value][0]).decode("ascii"),
-            "text/plain": f"ModelSwitcher({len(self.panels)} models; static image of the first picture)",
-        }
+    def static_png(self) -> bytes:
+        key = self.slider.value
+        return side_by_side(self.panels[key], [f"{self.description} = {key}: {c}" for c in self.captions])
+
+
+def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples: int = 36, seed: int = 1,
+                 title: str = "") -> list[bytes]:
+    """Three PNGs of a trained VAE: a grid of prior samples, a grid of reconstructions of ``images``, and
+    the scatter of ``split``'s mean codes coloured by digit."""
+    from torchvision.utils import make_grid
+
+    from .plotting import new_figure
+
+    mu, _ = encode_split(model, split)
+    device = _device_of(model.decode)
+    z = torch.randn(n_samples, mu.shape[1], generator=torch.Generator().manual_seed(seed))
+    nrow = max(1, int(round(n_samples ** 0.5)))
+    with torch.no_grad():
+        samples = torch.sigmoid(model.decode(z.to(device))).cpu()
+        recons = torch.sigmoid(model.decode(_mean_code(model, images.to(device)))).cpu()
+    grids = [make_grid(t, nrow=n, padding=2, pad_value=0.5)[:1] for t, n in ((samples, nrow), (recons, max(1, int(round(len(images) ** 0.5)))))]
+    fig, axes = new_figure(figsize=(3.8, 3.4))
+    plot_latent_scatter(mu, split.labels, ax=axes[0, 0], title=title or "test codes", point_size=1)
+    axes[0, 0].get_legend().remove()
+    return [png_bytes(grids[0], scale=2), png_bytes(grids[1], scale=2), figure_png(fig)]
