@@ -14,8 +14,8 @@ from vae_helpers.data import Split
 from vae_helpers.losses import kl_per_dimension
 from vae_helpers.models import MLPAutoencoder, MLPVAE
 from vae_helpers.plotting import png_bytes
-from vae_helpers.widgets import (Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, encode_split,
-                                 side_by_side, strip_png, vae_pictures)
+from vae_helpers.widgets import (Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, encode_split, nice_step,
+                                 side_by_side, snap, strip_png, vae_pictures)
 
 
 @pytest.fixture
@@ -42,6 +42,14 @@ def decoded_png(model, z, scale):
         return png_bytes(torch.sigmoid(model.decode(torch.as_tensor(z, dtype=torch.float32)[None]))[0], scale=scale)
 
 
+def on_sliders(panel, z):
+    """``z`` as the panel holds it: each dimension with a slider on that slider's grid, the others as given."""
+    z = z.clone()
+    for d, s in zip(panel.dims, panel.sliders):
+        z[d] = snap(z[d], s.min, s.max, s.step)
+    return z
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     img = Image.open(io.BytesIO(data))
     img.verify()  # raises on a damaged PNG
@@ -60,6 +68,7 @@ def test_moving_a_slider_decodes_what_the_sliders_say(vae):
     assert panel.image.value != first
     assert panel.image.value == decoded_png(vae, [0.0, 1.5, -0.75], 4)
     assert png_size(panel.image.value) == (28 * 4, 28 * 4)
+    assert panel.status.value == "z[0, 1, 2] = (+0.00, +1.50, -0.75)"  # the kernel's record, read by the browser test
     assert len(panel.update_ms) == 3  # the first render and one per slider move
 
 
@@ -68,14 +77,15 @@ def test_buttons_set_the_expected_codes(vae):
     panel = LatentSliders(vae.decode, 3, codes=codes, labels=torch.arange(10), seed=5)
     panel.index.value = 7
     panel.digit_button.click()
-    assert torch.allclose(panel.code(), codes[7])
-    assert [s.value for s in panel.sliders] == pytest.approx(codes[7].clamp(-3, 3).tolist(), abs=1e-6)
+    assert torch.allclose(panel.code(), on_sliders(panel, codes[7]))
+    assert torch.allclose(panel.code(), codes[7].clamp(-3, 3), atol=0.025)  # within half a step of 0.05
+    assert [s.value for s in panel.sliders] == pytest.approx(panel.code().tolist(), abs=1e-6)
     assert "a 7" in panel.status.value
     panel.zero_button.click()
     assert torch.equal(panel.code(), torch.zeros(3))
     assert [s.value for s in panel.sliders] == [0.0, 0.0, 0.0]
     panel.random_button.click()
-    assert torch.allclose(panel.code(), torch.randn(3, generator=torch.Generator().manual_seed(5)))
+    assert torch.allclose(panel.code(), on_sliders(panel, torch.randn(3, generator=torch.Generator().manual_seed(5))))
     assert panel.image.value == decoded_png(vae, panel.code(), panel.scale)
 
 
@@ -88,10 +98,10 @@ def test_setting_a_code_renders_once(vae):
 
 def test_sliders_for_some_dimensions_keep_the_others(vae):
     panel = LatentSliders(vae.decode, 3, dims=[2])
-    panel.set_code(torch.tensor([1.0, -1.0, 0.5]))
+    panel.set_code(torch.tensor([1.013, -1.0, 0.5]))
     panel.sliders[0].value = 2.0
-    assert torch.allclose(panel.code(), torch.tensor([1.0, -1.0, 2.0]))
-    assert panel.image.value == decoded_png(vae, [1.0, -1.0, 2.0], panel.scale)
+    assert torch.allclose(panel.code(), torch.tensor([1.013, -1.0, 2.0]))  # no slider: z[0] stays exact
+    assert panel.image.value == decoded_png(vae, [1.013, -1.0, 2.0], panel.scale)
 
 
 def test_for_model_gives_sliders_to_the_dimensions_with_the_most_kl(split):
@@ -100,7 +110,7 @@ def test_for_model_gives_sliders_to_the_dimensions_with_the_most_kl(split):
     mu, logvar = encode_split(vae, split)
     assert panel.dims == kl_per_dimension(mu, logvar).argsort(descending=True)[:3].tolist()
     assert "3 of 8 dimensions with the most KL" in panel.widget.children[0].children[0].value
-    assert torch.allclose(panel.code(), mu[4])  # started from test digit 4's code
+    assert torch.allclose(panel.code(), on_sliders(panel, mu[4]))  # started from test digit 4's code
     assert all((s.min, s.max) == (-3.0, 3.0) for s in panel.sliders)
     first = LatentSliders.for_model(vae, split, k=3, order="first")
     assert first.dims == [0, 1, 2]
@@ -110,8 +120,10 @@ def test_for_model_on_an_autoencoder_spans_its_codes(split):
     ae = model("ae", 4)
     panel = LatentSliders.for_model(ae, split, k=2, order="first", start=None)
     codes, _ = encode_split(ae, split)
-    assert [v for s in panel.sliders for v in (s.min, s.max)] == pytest.approx(
-        [v for d in (0, 1) for v in (codes[:, d].min().item(), codes[:, d].max().item())])
+    for d, s in enumerate(panel.sliders):  # the test codes' range, widened to the slider's round step
+        low, high = codes[:, d].min().item(), codes[:, d].max().item()
+        assert s.min <= low < s.min + s.step and s.max - s.step < high <= s.max
+        assert (high - low) / 121 <= s.step <= (high - low) / 40
     panel.sliders[0].value = panel.sliders[0].max
     assert panel.image.value == decoded_png(ae, panel.code(), panel.scale)
     with pytest.raises(ValueError, match="no KL"):
@@ -122,7 +134,7 @@ def test_a_test_digit_can_be_picked_by_class(split):
     vae = model("vae", 3)
     panel = LatentSliders.for_model(vae, split, k=3)
     panel.set_code_from_class(7)
-    assert torch.allclose(panel.code(), encode_split(vae, split)[0][7])
+    assert torch.allclose(panel.code(), on_sliders(panel, encode_split(vae, split)[0][7]))
     with pytest.raises(ValueError, match="no test digit of class 12"):
         panel.set_code_from_class(12)
 
@@ -176,7 +188,9 @@ def test_explorer_moves_the_marker_and_decodes_there(split, kind):
     point = torch.tensor([panel.x_slider.value, panel.y_slider.value])
     assert torch.equal(panel.point(), point)
     assert panel.image.value == decoded_png(m, point, 3)
-    assert f"a {int(split.labels[5])}, 0.00 away" in panel.status.value  # the marker sits on test digit 5
+    assert (point - codes[5]).abs().max() <= panel.x_slider.step / 2 + 1e-6  # the grid point nearest test code 5
+    nearest = (codes - point).norm(dim=1).argmin()
+    assert f"nearest test code: a {int(split.labels[nearest])}, {(codes[nearest] - point).norm():.2f} away" in panel.status.value
     # the marker is painted where matplotlib put that point: a black ring 9 pixels around it
     px, py = panel.pixel()
     pixels = np.asarray(Image.open(io.BytesIO(panel.scatter_image.value)).convert("L"))
@@ -291,6 +305,15 @@ def test_model_switcher_for_vaes_shows_each_models_pictures(split):
     assert switcher.panels[4.0][0] == png_bytes(make_grid(samples, nrow=4, padding=2, pad_value=0.5)[:1], scale=2)
     static = base64.b64decode(switcher._repr_mimebundle_()["image/png"])
     assert png_size(static)[0] > sum(png_size(p)[0] for p in switcher.panels[0.5])  # all three, with gaps
+
+
+def test_slider_values_sit_on_a_round_grid():
+    assert nice_step(6.0) == 0.05 and nice_step(13.0) == 0.2 and nice_step(0.3, steps=200) == 0.002
+    for low, high, step in ((-3.0, 3.0, 0.05), (-12.4, 31.6, 0.2), (0.0, 1.0, 0.02)):
+        for value in torch.linspace(low - 1, high + 1, 97).tolist():
+            v = snap(value, low, high, step)
+            assert low <= v <= high and abs(v - min(max(value, low), high)) <= step / 2 + 1e-9
+            assert snap(v, low, high, step) == v  # a browser slider sends a value on its grid back unchanged
 
 
 def test_side_by_side_checks_captions():

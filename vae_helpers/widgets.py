@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import time
 from typing import Callable, Mapping, Sequence
 
@@ -114,6 +115,32 @@ def _check_index(index: int, n: int) -> int:
     if not 0 <= int(index) < n:
         raise IndexError(f"Test digit {index} does not exist: pick an index from 0 to {n - 1}.")
     return int(index)
+
+
+def nice_step(span: float, steps: int = 120) -> float:
+    """A round slider step (1, 2 or 5 times a power of ten) giving about ``steps`` steps over ``span``."""
+    raw = span / steps
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * 0.999)
+
+
+def float_slider(low: float, high: float, description: str, steps: int = 120, width: str = "340px"):
+    """A ``FloatSlider`` whose ends are multiples of a round step (the range widened to the next one)."""
+    import ipywidgets as w
+
+    step = nice_step(high - low, steps)
+    low, high = math.floor(low / step) * step, math.ceil(high / step) * step
+    return w.FloatSlider(value=snap(0.0, low, high, step), min=low, max=high, step=step, description=description,
+                         continuous_update=True, readout_format=".2f", layout=w.Layout(width=width))
+
+
+def snap(value: float, low: float, high: float, step: float) -> float:
+    """``value`` clipped to ``[low, high]`` and rounded to the slider's grid ``low + k * step``.
+
+    The browser's slider snaps every value it receives to this grid and sends the result back; values
+    already on the grid come back unchanged, so a code set from Python is what the slider shows."""
+    value = min(max(float(value), low), high)
+    return round(low + round((value - low) / step) * step, 10)
 
 
 def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False) -> bytes:
@@ -235,12 +262,10 @@ class LatentSliders(_Panel):
 
         self.sliders = []
         for d, (lo, hi) in zip(dims, limits):
-            s = w.FloatSlider(value=min(max(0.0, lo), hi), min=float(lo), max=float(hi), step=(hi - lo) / 120,
-                              description=f"z[{d}]", continuous_update=True, readout_format=".2f",
-                              layout=w.Layout(width="340px"))
-            s.add_class("vae-latent-slider")
-            s.observe(self._on_slider, names="value")
-            self.sliders.append(s)
+            slider = float_slider(lo, hi, f"z[{d}]")
+            slider.add_class("vae-latent-slider")
+            slider.observe(self._on_slider, names="value")
+            self.sliders.append(slider)
         self._code[dims] = torch.tensor([s.value for s in self.sliders])
         self.image = w.Image(format="png", value=b"")
         self.image.add_class("vae-decoded-image")
@@ -319,7 +344,8 @@ class LatentSliders(_Panel):
         return self._code.clone()
 
     def set_code(self, z: torch.Tensor) -> None:
-        """Move every slider to ``z`` ``(latent_dim,)`` (clipped to its range) and update the image once."""
+        """Move every slider to ``z`` ``(latent_dim,)`` and update the image once. The dimensions with a
+        slider take the nearest value on the slider's grid (clipped to its range), the others ``z``'s."""
         z = torch.as_tensor(z, dtype=torch.float32).flatten().cpu()
         if z.numel() != self.latent_dim:
             raise ValueError(f"A code for this decoder has {self.latent_dim} numbers, got {z.numel()}.")
@@ -327,7 +353,8 @@ class LatentSliders(_Panel):
         try:
             self._code = z.clone()
             for d, s in zip(self.dims, self.sliders):
-                s.value = float(z[d].clamp(s.min, s.max))
+                s.value = snap(z[d], s.min, s.max, s.step)
+                self._code[d] = s.value
         finally:
             self._hold = False
         self._timed(self._render)
@@ -370,9 +397,10 @@ class LatentSliders(_Panel):
 
     def _render(self) -> None:
         self.image.value = self.png()
-        shown = ", ".join(f"{v:+.2f}" for v in self._code[: min(self.latent_dim, 4)].tolist())
-        more = ", ..." if self.latent_dim > 4 else ""
-        self.status.value = f"z = ({shown}{more})"
+        # the kernel's own record of the slider dimensions (a browser test compares it with the readouts)
+        dims = ", ".join(str(d) for d in self.dims)
+        values = ", ".join(f"{self._code[d]:+.2f}" for d in self.dims)
+        self.status.value = f"z[{dims}] = ({values})"
 
 
 # --------------------------------------------------------------------------- 2-D explorer
@@ -417,7 +445,10 @@ class LatentExplorer(_Panel):
         ax.legend(title="digit", markerscale=4, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
         low, high = codes.min(0).values, codes.max(0).values
         pad = 0.06 * (high - low).clamp_min(1e-3)
-        self.low, self.high = (low - pad).tolist(), (high + pad).tolist()
+        self.x_slider, self.y_slider = (float_slider(float(low[i] - pad[i]), float(high[i] + pad[i]), f"z[{i}]", steps=200)
+                                        for i in (0, 1))
+        self.low = [self.x_slider.min, self.y_slider.min]  # the plot spans exactly the sliders' ranges
+        self.high = [self.x_slider.max, self.y_slider.max]
         ax.set_xlim(self.low[0], self.high[0])
         ax.set_ylim(self.low[1], self.high[1])
         fig.tight_layout()
@@ -426,11 +457,6 @@ class LatentExplorer(_Panel):
         self._to_pixels = ax.transData.transform  # data -> display (origin bottom left)
         self._height = self.background.height
 
-        self.x_slider, self.y_slider = (
-            w.FloatSlider(value=0.0, min=self.low[i], max=self.high[i], step=(self.high[i] - self.low[i]) / 200,
-                          description=f"z[{i}]", continuous_update=True, readout_format=".2f",
-                          layout=w.Layout(width="340px"))
-            for i in (0, 1))
         for s in (self.x_slider, self.y_slider):
             s.add_class("vae-explorer-slider")
             s.observe(self._on_slider, names="value")
@@ -463,11 +489,12 @@ class LatentExplorer(_Panel):
         return self._point.clone()
 
     def set_point(self, x: float, y: float) -> None:
-        """Move the marker to ``(x, y)`` (clipped to the plot) and update both pictures once."""
+        """Move the marker to ``(x, y)`` (the nearest point on the sliders' grid, inside the plot) and
+        update both pictures once."""
         self._hold = True
         try:
-            self.x_slider.value = float(min(max(x, self.low[0]), self.high[0]))
-            self.y_slider.value = float(min(max(y, self.low[1]), self.high[1]))
+            for slider, v in ((self.x_slider, x), (self.y_slider, y)):
+                slider.value = snap(v, slider.min, slider.max, slider.step)
         finally:
             self._hold = False
         self._point = torch.tensor([self.x_slider.value, self.y_slider.value])
