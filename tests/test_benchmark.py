@@ -13,3 +13,11 @@ def test_benchmark_runs_and_prints_its_figures(mnist):
     assert out.returncode == 0, out.stderr[-2000:]
     for figure in ("samples/s", "peak RSS", "speed-up", "loop overhead", "final test nELBO"):
         assert figure in out.stdout
+
+
+def test_widget_benchmark_runs_and_reports_every_widget():
+    script = SCRIPT.parent / "bench_widgets.py"
+    out = subprocess.run([sys.executable, str(script), "--moves", "5"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for widget in ("LatentSliders", "LatentExplorer", "Interpolation", "ModelSwitcher", "| widget | update | median | p95"):
+        assert widget in out.stdout
