@@ -1,5 +1,6 @@
 """The checks must accept the worked solutions, reject common mistakes with a hint, and never raise."""
 
+import pytest
 import torch
 
 from vae_helpers import exercises
@@ -117,3 +118,41 @@ def test_sharpness(capsys):
     assert exercises.check_sharpness(sharpness)
     assert not exercises.check_sharpness(lambda x: (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1))
     assert "Hint" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- yours_or_reference
+
+
+@pytest.mark.parametrize("name", ["bce_with_logits", "interpolate", "reparameterize", "kl_divergence"])
+def test_every_reference_passes_its_own_check(name, capsys):
+    from vae_helpers.exercises import REFERENCES, reference
+
+    assert REFERENCES[name][1](reference(name))
+    assert "Correct!" in capsys.readouterr().out
+
+
+def test_yours_or_reference_keeps_a_passing_function_quietly(capsys):
+    from vae_helpers.exercises import yours_or_reference
+
+    def mine(z0, z1, steps):
+        return torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, steps)])
+
+    state = torch.get_rng_state()
+    assert yours_or_reference("interpolate", mine) is mine
+    assert capsys.readouterr().out == ""
+    assert torch.equal(torch.get_rng_state(), state)  # the quiet check leaves the notebook's random stream alone
+
+
+def test_yours_or_reference_falls_back_and_says_so(capsys):
+    from vae_helpers.exercises import reference, yours_or_reference
+
+    def stub(mu, logvar):
+        return ...
+
+    state = torch.get_rng_state()
+    assert yours_or_reference("reparameterize", stub) is reference("reparameterize")
+    out = capsys.readouterr().out
+    assert "Your `reparameterize` does not pass its check yet" in out and "reference('reparameterize')" in out
+    assert torch.equal(torch.get_rng_state(), state)
+    with pytest.raises(KeyError, match="No exercise function named 'nope'"):
+        yours_or_reference("nope", stub)

@@ -1,12 +1,22 @@
 """Self-checks for the notebooks' exercises.
 
+Every exercise has the same three parts: a stub cell the learner fills in (it holds ``...``), a check
+cell calling one of the ``check_*`` functions below, and a worked solution cell tagged ``solution``
+(removed from the student copy, see ``vae_helpers.classroom``).
+
 Each ``check_*`` takes the learner's function, compares it with PyTorch itself on several cases, and
 prints either a confirmation or a hint. It never raises, so *Run All* carries on past an exercise
 that is not done yet, and it returns True or False so a solution cell can ``assert`` it.
+
+When later cells need the learner's function, they take it through :func:`yours_or_reference`: the
+learner's version once it passes its check, else the course's own, with one line saying so. A stuck
+exercise never stops the rest of the notebook.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Callable
 
 import torch
@@ -267,3 +277,55 @@ def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
         return _report(False, f"you give {got.tolist()}, expected {expected.tolist()}. Hint: both differences must be "
                               "taken on the same (H-1) x (W-1) pixels, then sqrt(dx**2 + dy**2), then the mean per image.")
     return _report(True, "Your measure matches: sharp edges score high, blur scores low.")
+
+
+# --------------------------------------------------------------------------- the course's own versions
+
+
+def _bce_with_logits(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+
+
+def _interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    t = torch.linspace(0, 1, steps, device=z0.device)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def _reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def _kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    from .losses import kl_divergence
+
+    return kl_divergence(mu, logvar)
+
+
+# exercise function name -> (the course's version, its check)
+REFERENCES: dict[str, tuple[Callable, Callable[[Callable], bool]]] = {
+    "bce_with_logits": (_bce_with_logits, check_bce_with_logits),
+    "interpolate": (_interpolate, check_interpolate),
+    "reparameterize": (_reparameterize, check_reparameterize),
+    "kl_divergence": (_kl_divergence, check_kl),
+}
+
+
+def reference(name: str) -> Callable:
+    """The course's own version of exercise function ``name``."""
+    if name not in REFERENCES:
+        raise KeyError(f"No exercise function named {name!r}; known: {', '.join(REFERENCES)}.")
+    return REFERENCES[name][0]
+
+
+def yours_or_reference(name: str, fn: Callable) -> Callable:
+    """The learner's ``fn`` when it passes its check (run quietly, without touching the random state),
+    else the course's version, with one printed line saying so; the cells below then work either way."""
+    ref = reference(name)
+    check = REFERENCES[name][1]
+    with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()):
+        passed = check(fn)
+    if passed:
+        return fn
+    print(f"Your `{name}` does not pass its check yet (see the exercise above), so the cells below use the "
+          f"course's version, `vae_helpers.exercises.reference({name!r})`. Come back to the exercise any time.")
+    return ref
