@@ -83,7 +83,7 @@ def test_interrupted_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, model, metrics={"loss": 2.0})
     assert path.read_bytes() == good
-    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "manifest.json"]  # no temporary file left
 
 
 def test_checkpoint_dir_follows_environment(monkeypatch, tmp_path):

@@ -86,3 +86,103 @@ def test_a_checkpoint_without_a_needed_metric_is_retrained(tiny, capsys):
     zoo.load_or_train("tiny", tiny, fast=True, needs=("train_seconds",))
     assert "does not record train_seconds" in capsys.readouterr().out
     assert "train_seconds" in zoo.saved_metrics("tiny", True)
+
+
+# --------------------------------------------------------------------------- trained(): any model, by settings
+
+
+from vae_helpers.checkpoints import CheckpointError, read_manifest  # noqa: E402
+from vae_helpers.models import MLPAutoencoder  # noqa: E402
+from vae_helpers.utils import RunConfig  # noqa: E402
+
+
+def run_config(retrain=False):
+    return RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0, retrain=retrain)
+
+
+class Trainer:
+    """The notebook's training cell: counts its calls, keeps a snapshot, returns fit's history."""
+
+    def __init__(self, data, epochs=2, interrupt=False):
+        self.data, self.epochs, self.calls, self.keep, self.interrupt = data, epochs, 0, {}, interrupt
+
+    def build(self):
+        return MLPAutoencoder(latent_dim=2, hidden_dims=(16,))
+
+    def __call__(self, model):
+        self.calls += 1
+        history = fit(model, self.data.train.batches(64, seed=0), adam(model.parameters()), ae_loss, self.epochs,
+                      test_data=self.data.test.batches(64, shuffle=False), progress=False, verbose=False)
+        self.keep["first_layer"] = next(model.parameters()).detach().clone()
+        history.interrupted = self.interrupt
+        return history
+
+    def settings(self, **changes):
+        return {"latent_dim": 2, "hidden_dims": (16,), "epochs": self.epochs, "seed": 0, **changes}
+
+
+def test_trained_saves_then_loads_the_model_its_history_and_what_it_kept(tiny, capsys):
+    trainer = Trainer(tiny)
+    model, history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(), keep=trainer.keep)
+    assert trainer.calls == 1 and "Training 'toy'" in capsys.readouterr().out
+    assert history.last("test_loss") < history["test_loss"][0]  # it did train
+    kept = {}
+    again, loaded_history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(), keep=kept)
+    out = capsys.readouterr().out
+    assert trainer.calls == 1 and "Loaded 'toy'" in out and "2 epochs" in out and "RETRAIN = True" in out
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert loaded_history.epochs == history.epochs and loaded_history.steps == pytest.approx(history.steps)
+    assert torch.equal(kept["first_layer"], trainer.keep["first_layer"])
+
+
+def test_trained_is_seeded_and_leaves_the_notebooks_random_stream_alone(tiny):
+    trainer = Trainer(tiny, epochs=1)
+    torch.manual_seed(123)
+    model, _ = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
+    after_training = torch.rand(3)
+    torch.manual_seed(123)
+    loaded, _ = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
+    assert torch.equal(torch.rand(3), after_training)  # the same numbers after it, trained or loaded
+    other = Trainer(tiny, epochs=1)
+    retrained, _ = zoo.trained("toy", other.build, other, run_config(retrain=True), other.settings())
+    for a, b in zip(model.state_dict().values(), retrained.state_dict().values()):
+        assert torch.equal(a, b)  # seeded from the settings: training again gives the same model
+
+
+def test_trained_retrains_on_other_settings_a_damaged_file_or_retrain(tiny, capsys):
+    trainer = Trainer(tiny, epochs=1)
+    zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
+    zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(lr=0.5))
+    assert trainer.calls == 2 and "trained with other settings: lr='<missing>' in the file but 0.5 now" in capsys.readouterr().out
+    zoo.checkpoint_path("toy", True).write_bytes(b"not a checkpoint")
+    zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(lr=0.5))
+    assert trainer.calls == 3 and "Could not read checkpoint" in capsys.readouterr().out
+    zoo.trained("toy", trainer.build, trainer, run_config(retrain=True), trainer.settings(lr=0.5))
+    assert trainer.calls == 4 and "RETRAIN is on" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="plain values"):
+        zoo.trained("toy", trainer.build, trainer, run_config(), {"device": torch.device("cpu")})
+
+
+def test_an_interrupted_training_is_not_saved(tiny, capsys):
+    trainer = Trainer(tiny, epochs=1, interrupt=True)
+    model, history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
+    assert history.interrupted and "interrupted" in capsys.readouterr().out
+    assert not zoo.checkpoint_path("toy", True).exists() and "toy.fast.pt" not in read_manifest()
+
+
+def test_manifest_round_trips_settings_and_figures(tiny, tmp_path):
+    trainer = Trainer(tiny, epochs=1)
+    model, history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
+    entry = read_manifest()["toy.fast.pt"]
+    assert entry["config"] == {"latent_dim": 2, "hidden_dims": [16], "epochs": 1, "seed": 0, "fast": True}
+    assert entry["metrics"]["test_loss"] == pytest.approx(history.last("test_loss"))
+    assert entry["metrics"]["epochs"] == 1 and entry["model_class"] == "MLPAutoencoder"
+    assert entry["parameters"] == sum(p.numel() for p in model.parameters())
+    payload = load_checkpoint(zoo.checkpoint_path("toy", True), trainer.build(), config=entry["config"])  # the manifest's settings fit the file
+    assert payload["metrics"] == entry["metrics"]
+    (tmp_path / "manifest.json").write_text("{ damaged")
+    with pytest.raises(CheckpointError, match="manifest.json is damaged"):
+        read_manifest()
+    zoo.save("tiny", zoo.build("tiny"), fast=True)  # saving rebuilds it
+    assert set(read_manifest()) == {"tiny.fast.pt"}

@@ -11,8 +11,10 @@ the course folder).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +53,21 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+MANIFEST = "manifest.json"
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: torch.nn.Module,
     config: dict[str, Any] | None = None,
     metrics: dict[str, float] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Save ``model``'s weights with the ``config`` that built it and optional ``metrics``.
+    """Save ``model``'s weights with the ``config`` that built it and optional ``metrics``, and record it
+    in the folder's ``manifest.json``.
 
-    ``config`` should hold plain values (numbers, strings, lists) such as ``latent_dim``.
+    ``config`` should hold plain values (numbers, strings, lists) such as ``latent_dim``; ``extra`` holds
+    anything else to keep with the model (tensors, lists, dicts of them), e.g. its training history.
     """
     payload = {
         "format_version": FORMAT_VERSION,
@@ -68,8 +76,53 @@ def save_checkpoint(
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
         "torch_version": str(torch.__version__),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **({"extra": extra} if extra else {}),
     }
-    return atomic_torch_save(payload, path)
+    path = atomic_torch_save(payload, path)
+    update_manifest(path, payload, parameters=sum(p.numel() for p in model.parameters()))
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(folder: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """``{file name: entry}`` from ``manifest.json`` in ``folder`` (default: the checkpoint folder); each
+    entry holds the model's class, size, settings (``config``), measured figures (``metrics``), torch
+    version and save time. Empty when there is no manifest yet; a damaged one is reported."""
+    path = Path(folder or checkpoint_dir()) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())["models"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{path} is damaged ({err}); delete it: it is rebuilt as models are saved.") from err
+
+
+def update_manifest(path: Path, payload: dict[str, Any], parameters: int) -> None:
+    """Record checkpoint ``path`` in its folder's manifest (read, change one entry, write atomically)."""
+    try:
+        models = read_manifest(path.parent)
+    except CheckpointError:
+        models = {}  # a damaged manifest is rebuilt from here on
+    models[path.name] = {
+        "model_class": payload["model_class"],
+        "parameters": parameters,
+        "config": payload["config"],
+        "metrics": payload["metrics"],
+        "torch_version": payload["torch_version"],
+        "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    text = json.dumps({"format_version": FORMAT_VERSION, "models": dict(sorted(models.items()))}, indent=1, default=str)
+    atomic_write_text(path.parent / MANIFEST, text + "\n")
 
 
 def _shape(t: torch.Size) -> str:

@@ -131,18 +131,25 @@ class RunConfig:
     device: torch.device  # where models and batches live
     num_threads: int  # torch CPU threads
     seed: int  # global seed used for this run
+    retrain: bool = False  # train every model here even when a checkpoint with the same settings exists
 
 
-def setup(seed: int = 0, verbose: bool = True) -> RunConfig:
-    """The first cell of every notebook: read fast mode, set threads, seed everything, choose a device."""
+def setup(seed: int = 0, verbose: bool = True, retrain: bool = False) -> RunConfig:
+    """The first cell of every notebook: read fast mode, set threads, seed everything, choose a device.
+
+    ``retrain`` (or ``VAE_RETRAIN=1``): train every model in the notebook even when a saved one with the
+    same settings exists (see ``zoo.trained``)."""
     fast = fast_mode()
+    retrain = bool(retrain) or _env_flag("VAE_RETRAIN")
     threads = configure_threads()
     seed_everything(seed)
     device = get_device(verbose=verbose)
     if verbose:
         mode = "ON (VAE_FAST=1: small subsets, few epochs)" if fast else "off (full course settings)"
         print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}")
-    return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed)
+        print("Saved models: " + ("ignored, every model is trained here (RETRAIN)" if retrain else
+                                  "loaded when their settings match (set RETRAIN = True to train them here)"))
+    return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed, retrain=retrain)
 
 
 def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = True) -> list[tuple[str, str, tuple, int]]:
