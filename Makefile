@@ -11,7 +11,7 @@ ifneq ($(strip $(VAE_DATA_DIR)),)
 export VAE_DATA_DIR := $(abspath $(VAE_DATA_DIR))
 endif
 
-.PHONY: setup lab test test-ipywidgets7 notebooks benchmark data
+.PHONY: setup lab test test-ipywidgets7 notebooks benchmark data models student html
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
@@ -32,14 +32,27 @@ test-ipywidgets7: $(STAMP)
 	$(PY) -m pip install --quiet --upgrade --target .ipywidgets7 --no-deps "ipywidgets>=7.7,<7.8" ipython_genutils
 	PYTHONPATH=.ipywidgets7 VAE_EXPECT_IPYWIDGETS=7.7 $(PY) -m pytest -q -p no:cacheprovider tests/test_widgets.py
 
-# re-execute every notebook in place, in full mode, as committed
+# re-execute every notebook in place, in full mode, training every model (as committed)
 notebooks: $(STAMP)
-	VAE_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	VAE_FAST=0 VAE_RETRAIN=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=1800 notebooks/[0-9]*.ipynb
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_widgets.py
 	$(PY) benchmarks/bench_training_loop.py
+
+# for teachers (docs/teachers_guide.md):
+# train every model the notebooks use, in full mode, into the checkpoint folder with manifest.json
+models: $(STAMP)
+	VAE_FAST=0 $(PY) -m vae_helpers.zoo train-all
+
+# the student copy: notebooks without worked solutions or outputs, in student/
+student: $(STAMP)
+	$(PY) -m vae_helpers.classroom student --out student
+
+# a static HTML copy of the executed course, in site/
+html: $(STAMP)
+	$(PY) -m vae_helpers.classroom html --out site
 
 # fetch MNIST into the data root ($VAE_DATA_DIR or data/) ahead of a class without internet
 data: $(STAMP)

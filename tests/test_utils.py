@@ -96,3 +96,19 @@ def test_layer_table_lists_each_leaf_layer_with_its_output_shape(capsys):
     out = capsys.readouterr().out
     assert "(3, 12)" in out and "77" in out
     assert all(not m._forward_hooks for m in model.modules())  # hooks removed
+
+
+def test_setup_says_what_turned_retraining_on(monkeypatch, capsys):
+    from vae_helpers.utils import setup
+
+    monkeypatch.delenv("VAE_RETRAIN", raising=False)
+    assert not setup().retrain and "loaded when their settings match" in capsys.readouterr().out
+    cfg = setup(retrain=True)
+    assert cfg.retrain and cfg.retrain_reason == "RETRAIN = True"
+    monkeypatch.setenv("VAE_RETRAIN", "1")
+    cfg = setup()
+    assert cfg.retrain and cfg.retrain_reason == "VAE_RETRAIN=1"
+    assert "ignored (VAE_RETRAIN=1): every model is trained here" in capsys.readouterr().out
+    monkeypatch.setenv("VAE_RETRAIN", "maybe")
+    with pytest.raises(ValueError, match="VAE_RETRAIN='maybe' is not understood"):
+        setup()

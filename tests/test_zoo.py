@@ -97,7 +97,8 @@ from vae_helpers.utils import RunConfig  # noqa: E402
 
 
 def run_config(retrain=False):
-    return RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0, retrain=retrain)
+    return RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0, retrain=retrain,
+                     retrain_reason="RETRAIN = True" if retrain else "")
 
 
 class Trainer:
@@ -159,7 +160,7 @@ def test_trained_retrains_on_other_settings_a_damaged_file_or_retrain(tiny, caps
     zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(lr=0.5))
     assert trainer.calls == 3 and "Could not read checkpoint" in capsys.readouterr().out
     zoo.trained("toy", trainer.build, trainer, run_config(retrain=True), trainer.settings(lr=0.5))
-    assert trainer.calls == 4 and "RETRAIN is on" in capsys.readouterr().out
+    assert trainer.calls == 4 and "(RETRAIN = True: saved models are not used)" in capsys.readouterr().out
     with pytest.raises(TypeError, match="plain values"):
         zoo.trained("toy", trainer.build, trainer, run_config(), {"device": torch.device("cpu")})
 
@@ -186,3 +187,25 @@ def test_manifest_round_trips_settings_and_figures(tiny, tmp_path):
         read_manifest()
     zoo.save("tiny", zoo.build("tiny"), fast=True)  # saving rebuilds it
     assert set(read_manifest()) == {"tiny.fast.pt"}
+
+
+def test_train_all_runs_each_notebook_with_retraining_set_and_returns_the_manifest(tmp_path, monkeypatch):
+    import os
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("VAE_RETRAIN", raising=False)
+    nb = new_notebook(cells=[new_code_cell(
+        "import torch\n"
+        "from vae_helpers.checkpoints import checkpoint_dir, save_checkpoint\n"
+        "from vae_helpers.utils import setup\n"
+        "cfg = setup(verbose=False)\n"
+        "save_checkpoint(checkpoint_dir() / f'toy-{int(cfg.retrain)}.pt', torch.nn.Linear(2, 1), metrics={'test_loss': 1.5})\n")])
+    path = tmp_path / "01_toy.ipynb"
+    nbformat.write(nb, path)
+    assert set(zoo.train_all(retrain=True, notebooks=[path])) == {"toy-1.pt"}
+    assert set(zoo.train_all(retrain=False, notebooks=[path])) == {"toy-1.pt", "toy-0.pt"}
+    assert "VAE_RETRAIN" not in os.environ  # restored
+    assert "toy-0.pt" in zoo.describe_manifest(read_manifest())

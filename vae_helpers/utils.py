@@ -132,6 +132,7 @@ class RunConfig:
     num_threads: int  # torch CPU threads
     seed: int  # global seed used for this run
     retrain: bool = False  # train every model here even when a checkpoint with the same settings exists
+    retrain_reason: str = ""  # what turned retraining on: "RETRAIN = True" or "VAE_RETRAIN=1"
 
 
 def setup(seed: int = 0, verbose: bool = True, retrain: bool = False) -> RunConfig:
@@ -140,16 +141,16 @@ def setup(seed: int = 0, verbose: bool = True, retrain: bool = False) -> RunConf
     ``retrain`` (or ``VAE_RETRAIN=1``): train every model in the notebook even when a saved one with the
     same settings exists (see ``zoo.trained``)."""
     fast = fast_mode()
-    retrain = bool(retrain) or _env_flag("VAE_RETRAIN")
+    reason = "RETRAIN = True" if retrain else ("VAE_RETRAIN=1" if _env_flag("VAE_RETRAIN") else "")
     threads = configure_threads()
     seed_everything(seed)
     device = get_device(verbose=verbose)
     if verbose:
         mode = "ON (VAE_FAST=1: small subsets, few epochs)" if fast else "off (full course settings)"
         print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}")
-        print("Saved models: " + ("ignored, every model is trained here (RETRAIN)" if retrain else
+        print("Saved models: " + (f"ignored ({reason}): every model is trained here" if reason else
                                   "loaded when their settings match (set RETRAIN = True to train them here)"))
-    return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed, retrain=retrain)
+    return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed, retrain=bool(reason), retrain_reason=reason)
 
 
 def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = True) -> list[tuple[str, str, tuple, int]]:

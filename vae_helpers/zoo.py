@@ -177,7 +177,7 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
     config = {**_plain(settings), "fast": cfg.fast}
     path = checkpoint_path(name, cfg.fast)
     if cfg.retrain:
-        print(f"Training '{name}': RETRAIN is on.")
+        print(f"Training '{name}' ({cfg.retrain_reason or 'retrain'}: saved models are not used).")
     else:
         model = build()
         try:
@@ -187,7 +187,7 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
                 raise CheckpointError(f"Checkpoint {path} holds no training history.")
             history = History(epochs=[dict(e) for e in saved["history"]["epochs"]], steps=saved["history"]["steps"].tolist())
             if keep is not None:
-                keep.update(saved.get("keep", {}))
+                keep.update({k: v.to(cfg.device) if isinstance(v, torch.Tensor) else v for k, v in saved.get("keep", {}).items()})
             figures = ", ".join(f"{k} {v:.2f}" for k, v in payload.get("metrics", {}).items() if k.startswith("test_"))
             print(f"Loaded '{name}' from {path}: trained earlier with these settings, {len(history)} epochs"
                   + (f", {figures}" if figures else "") + ". (RETRAIN = True in the first cell trains it here.)")
