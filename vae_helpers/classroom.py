@@ -1,0 +1,182 @@
+"""For teachers: a student copy of the notebooks, and a static HTML copy of the executed course.
+
+    python -m vae_helpers.classroom student [--out student]   # solutions removed, outputs cleared
+    python -m vae_helpers.classroom html [--out site]         # every notebook as HTML, with an index
+
+(``make student`` and ``make html`` run these.) Both build the whole result in a temporary folder
+beside the target and move it into place at the end, so an interrupted run leaves the previous copy
+as it was and never half a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+SOLUTION_TAG = "solution"
+SOLUTION_MARKER = "<summary>Worked solution</summary>"  # the collapsed note above each solution cell
+
+STUDENT_README = """# Student copy
+
+These are the course's notebooks with the worked solutions taken out and the outputs cleared: run
+each one yourself, in order, from `00_start_here.ipynb`.
+
+Each exercise has a cell to fill in (it holds `...`) and a check cell that tells you what is right
+and gives a hint when something is not. Until your version passes, the notebook carries on with the
+course's own version, so you are never stuck: come back to an exercise any time.
+"""
+
+
+def notebooks_dir() -> Path:
+    """The course's ``notebooks/`` folder (next to the package in a checkout)."""
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def course_notebooks(folder: Path | None = None) -> list[Path]:
+    folder = Path(folder) if folder else notebooks_dir()
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"No course notebooks (NN_name.ipynb) in {folder}.")
+    return found
+
+
+def is_solution(cell) -> bool:
+    """A worked solution: a cell tagged ``solution``, or the collapsed note that announces one."""
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", []) or (
+        cell.get("cell_type") == "markdown" and SOLUTION_MARKER in cell.get("source", ""))
+
+
+def student_notebook(nb):
+    """A copy of notebook ``nb`` (nbformat) without solutions, outputs, execution counts or widget state."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not is_solution(c)]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def _build_atomically(out: Path, build: Callable[[Path], None]) -> Path:
+    """Run ``build(tmp)`` on a fresh temporary folder beside ``out``, then swap it in for ``out``."""
+    out = Path(out).resolve()
+    if out == notebooks_dir() or notebooks_dir() in out.parents:
+        raise ValueError(f"Refusing to write into the course's own notebooks folder ({out}); pick another --out.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    try:
+        build(tmp)
+        if out.exists():
+            old = out.with_name(f".{out.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def make_student_copy(out: str | os.PathLike = "student", source: Path | None = None) -> list[Path]:
+    """Write the student copy of every course notebook to ``out/notebooks/``; returns the notebooks written."""
+    import nbformat
+
+    notebooks = course_notebooks(source)
+
+    def build(tmp: Path) -> None:
+        (tmp / "notebooks").mkdir()
+        for path in notebooks:
+            nb = student_notebook(nbformat.read(path, as_version=4))
+            left = [i for i, c in enumerate(nb.cells) if is_solution(c)]
+            assert not left, f"{path.name}: solution cells left at {left}"
+            nbformat.write(nb, tmp / "notebooks" / path.name)
+        (tmp / "README.md").write_text(STUDENT_README)
+
+    out = _build_atomically(Path(out), build)
+    return [out / "notebooks" / p.name for p in notebooks]
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def static_widgets(nb):
+    """Where a widget output also carries a picture of itself (the course's panels do), keep the
+    picture: it shows on any page, offline too. Other widgets (progress bars) keep their saved state,
+    which the page renders when it can load the widget library."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and "image/png" in data:
+                del data[WIDGET_VIEW]
+    return nb
+
+
+def _title(nb, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def export_html(out: str | os.PathLike = "site", notebooks: Iterable[Path] | None = None) -> list[Path]:
+    """Every course notebook, as committed (executed, with its figures), as HTML in ``out/``, with an
+    ``index.html``. Widgets show the static picture they carry for viewers without a widget front end."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebooks = list(notebooks) if notebooks is not None else course_notebooks()
+    exporter = HTMLExporter(template_name="lab")
+    pages: list[tuple[str, str]] = []
+
+    def build(tmp: Path) -> None:
+        for path in notebooks:
+            nb = static_widgets(nbformat.read(path, as_version=4))
+            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _title(nb, path.stem)}})
+            (tmp / f"{path.stem}.html").write_text(body, encoding="utf-8")
+            pages.append((f"{path.stem}.html", _title(nb, path.stem)))
+        items = "\n".join(f'<li><a href="{html.escape(href)}">{html.escape(title)}</a></li>' for href, title in pages)
+        (tmp / "index.html").write_text(
+            "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Variational autoencoders from first principles"
+            "</title></head>\n<body style='font-family: sans-serif; max-width: 46em; margin: 2em auto'>\n"
+            "<h1>Variational autoencoders from first principles</h1>\n<p>A read-only copy of the executed course. "
+            "To run it and move the sliders, open the notebooks in Jupyter.</p>\n"
+            f"<ol start='0'>\n{items}\n</ol>\n</body></html>\n", encoding="utf-8")
+
+    out = _build_atomically(Path(out), build)
+    return [out / href for href, _ in pages]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae_helpers.classroom", description="Prepare the course for a class.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_student = sub.add_parser("student", help="write the student copy: solutions removed, outputs cleared")
+    p_student.add_argument("--out", default="student", help="folder to write (default: student/)")
+    p_html = sub.add_parser("html", help="write every executed notebook as HTML, with an index page")
+    p_html.add_argument("--out", default="site", help="folder to write (default: site/)")
+    args = parser.parse_args(argv)
+    if args.command == "student":
+        written = make_student_copy(args.out)
+        print(f"Student copy: {len(written)} notebooks in {Path(args.out).resolve() / 'notebooks'} "
+              "(solutions removed, outputs cleared). Hand out that folder with the course's README.")
+    else:
+        written = export_html(args.out)
+        print(f"HTML copy: {len(written)} notebooks and index.html in {Path(args.out).resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
