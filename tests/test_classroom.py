@@ -124,3 +124,8 @@ def test_html_copy_shows_every_figure_and_each_panel_as_a_picture(tmp_path):
     bars = sum(classroom.WIDGET_VIEW in d and "image/png" not in d for d in outputs)
     assert panels == 4
     assert pages[1].read_text().count('<script type="application/vnd.jupyter.widget-view+json">') == bars
+
+
+def test_command_line_reports_a_bad_target_without_a_traceback(capsys):
+    assert classroom.main(["student", "--out", str(classroom.notebooks_dir())]) == 2
+    assert "Refusing to write into the course's own notebooks folder" in capsys.readouterr().err

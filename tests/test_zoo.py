@@ -209,3 +209,13 @@ def test_train_all_runs_each_notebook_with_retraining_set_and_returns_the_manife
     assert set(zoo.train_all(retrain=False, notebooks=[path])) == {"toy-1.pt", "toy-0.pt"}
     assert "VAE_RETRAIN" not in os.environ  # restored
     assert "toy-0.pt" in zoo.describe_manifest(read_manifest())
+
+
+def test_list_command_prints_the_manifest_or_a_clear_error(tiny, tmp_path, capsys):
+    zoo.save("tiny", zoo.build("tiny"), fast=True, metrics={"test_loss": 12.5})
+    assert zoo.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "1 checkpoints in" in out and "tiny.fast.pt" in out and "12.50" in out
+    (tmp_path / "manifest.json").write_text("{ damaged")
+    assert zoo.main(["list"]) == 2
+    assert "manifest.json is damaged" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import argparse
 import html
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
@@ -168,10 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     p_html = sub.add_parser("html", help="write every executed notebook as HTML, with an index page")
     p_html.add_argument("--out", default="site", help="folder to write (default: site/)")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     if args.command == "student":
         written = make_student_copy(args.out)
         print(f"Student copy: {len(written)} notebooks in {Path(args.out).resolve() / 'notebooks'} "
-              "(solutions removed, outputs cleared). Hand out that folder with the course's README.")
+              "(solutions removed, outputs cleared). Students run them inside the course folder, "
+              "where vae_helpers is installed.")
     else:
         written = export_html(args.out)
         print(f"HTML copy: {len(written)} notebooks and index.html in {Path(args.out).resolve()}")

@@ -259,6 +259,7 @@ def describe_manifest(models: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import sys
 
     from .checkpoints import read_manifest
 
@@ -268,12 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     p_all.add_argument("--keep", action="store_true", help="keep checkpoints whose settings match (train only the others)")
     sub.add_parser("list", help="list the saved models, their settings and test figures (manifest.json)")
     args = parser.parse_args(argv)
-    if args.command == "train-all":
-        models = train_all(retrain=not args.keep)
-        print(f"\n{len(models)} checkpoints in {checkpoint_dir()} (manifest.json lists their settings):")
-    else:
-        models = read_manifest()
-        print(f"{len(models)} checkpoints in {checkpoint_dir()}:")
+    try:
+        if args.command == "train-all":
+            models = train_all(retrain=not args.keep)
+            print(f"\n{len(models)} checkpoints in {checkpoint_dir()} (manifest.json lists their settings):")
+        else:
+            models = read_manifest()
+            print(f"{len(models)} checkpoints in {checkpoint_dir()}:")
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(describe_manifest(models))
     return 0
 
