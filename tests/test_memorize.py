@@ -70,3 +70,25 @@ def test_capacity_sweep_counts_match_the_models():
         assert r["mse"] == pytest.approx(reconstruction_mse(model, blob_images(8)[: r["N"]]))
     onehot = [r["input_params"] for r in rows if r["code"] == "onehot"]
     assert onehot[1] - onehot[0] == 6 * 8 * 7 * 7  # six more images, 8 channels, 7x7 kernel each
+
+
+def test_capacity_sweep_saves_its_models_and_loads_them_next_time(tmp_path, monkeypatch, capsys):
+    from vae_helpers.utils import RunConfig
+
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
+    cfg = RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0)
+    images = blob_images(8)
+    kwargs = dict(sizes=[2, 8], codes=("onehot", "learned"), code_dim=3, channels=(8, 4), num_steps=5, progress=False,
+                  images_note="blobs")
+    plain = capacity_sweep(images, **kwargs)  # no cfg: trained here, nothing saved
+    assert not list(tmp_path.glob("*.pt"))
+    first = capacity_sweep(images, cfg=cfg, **kwargs)
+    assert "4 models trained here and saved, 0 loaded" in capsys.readouterr().out
+    second = capacity_sweep(images, cfg=cfg, **kwargs)
+    assert "0 models trained here and saved, 4 loaded from earlier runs" in capsys.readouterr().out
+    for a, b, c in zip(plain, first, second):
+        assert a["mse"] == b["mse"] == c["mse"]  # seeded the same way, trained or loaded
+        for p, q in zip(b["model"].state_dict().values(), c["model"].state_dict().values()):
+            assert torch.equal(p, q)
+    capacity_sweep(images, cfg=cfg, **{**kwargs, "num_steps": 6})  # other settings: trained again
+    assert "4 models trained here and saved, 0 loaded" in capsys.readouterr().out

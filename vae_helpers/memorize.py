@@ -6,6 +6,7 @@ promoted here so notebook 02 can run it for many models; notebook 02 checks that
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import torch
@@ -73,21 +74,50 @@ def capacity_sweep(
     batch_size: int = 64,
     seed: int = 0,
     progress: bool = True,
+    cfg=None,
+    images_note: str = "",
 ) -> list[dict]:
     """Memorize the first ``N`` of ``images`` for each ``N`` in ``sizes`` and each kind of code.
 
     Returns one row per model: ``{"N", "code", "params", "input_params", "mse", "model"}`` where
     ``input_params`` counts the code table (if trained) plus the decoder's first layer.
+
+    With the notebook's ``cfg`` (from ``setup()``), each model goes through ``zoo.trained``: saved after
+    training and loaded on the next run when its settings match; ``images_note`` says which images
+    were stored (part of those settings). Without it every model is trained here, nothing is saved.
     """
+    from .training import History
+    from .zoo import trained
+
     if max(sizes) > len(images):
         raise ValueError(f"sizes go up to {max(sizes)} but only {len(images)} images were given.")
-    rows = []
+    rows, trained_here = [], 0
     jobs = [(n, code) for n in sizes for code in codes]
     for n, code in tqdm(jobs, desc="capacity sweep", disable=not progress):
-        torch.manual_seed(seed)
-        model = CodebookDecoder(n, code, code_dim=code_dim, channels=channels, seed=seed).to(images.device)
-        train_codebook(model, images[:n], num_steps, lr=lr, batch_size=batch_size, seed=seed)
+        def build():
+            return CodebookDecoder(n, code, code_dim=code_dim, channels=channels, seed=seed).to(images.device)
+
+        def train(model):
+            nonlocal trained_here
+            trained_here += 1
+            start = time.perf_counter()
+            losses = train_codebook(model, images[:n], num_steps, lr=lr, batch_size=batch_size, seed=seed)
+            return History(epochs=[{"epoch": 1, "train_loss": losses[-1], "train_seconds": time.perf_counter() - start}],
+                           steps=losses)
+
+        if cfg is None:
+            torch.manual_seed(seed)
+            model = build()
+            train(model)
+        else:
+            settings = {"num_images": n, "code": code, "code_dim": code_dim, "channels": tuple(channels), "steps": num_steps,
+                        "lr": lr, "batch_size": batch_size, "seed": seed, "images": images_note}
+            model, _ = trained(f"codebook_{code}_{n}", build, train, cfg, settings, verbose=False)
         counts = model.parameter_counts()
         rows.append({"N": n, "code": code, "params": counts["total"], "input_params": counts["codes"] + counts["input_layer"],
                      "mse": reconstruction_mse(model, images[:n]), "model": model})
+    if cfg is not None:
+        loaded = len(jobs) - trained_here
+        print(f"capacity sweep: {trained_here} models trained here and saved, {loaded} loaded from earlier runs"
+              + (" (RETRAIN = True trains them all here)" if loaded else ""))
     return rows

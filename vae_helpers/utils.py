@@ -135,11 +135,12 @@ class RunConfig:
     retrain_reason: str = ""  # what turned retraining on: "RETRAIN = True" or "VAE_RETRAIN=1"
 
 
-def setup(seed: int = 0, verbose: bool = True, retrain: bool = False) -> RunConfig:
+def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> RunConfig:
     """The first cell of every notebook: read fast mode, set threads, seed everything, choose a device.
 
     ``retrain`` (or ``VAE_RETRAIN=1``): train every model in the notebook even when a saved one with the
-    same settings exists (see ``zoo.trained``)."""
+    same settings exists (see ``zoo.trained``). Notebooks that save models pass their ``RETRAIN`` flag,
+    and the first cell then says what happens to saved models; the others leave it out."""
     fast = fast_mode()
     reason = "RETRAIN = True" if retrain else ("VAE_RETRAIN=1" if _env_flag("VAE_RETRAIN") else "")
     threads = configure_threads()
@@ -148,8 +149,9 @@ def setup(seed: int = 0, verbose: bool = True, retrain: bool = False) -> RunConf
     if verbose:
         mode = "ON (VAE_FAST=1: small subsets, few epochs)" if fast else "off (full course settings)"
         print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}")
-        print("Saved models: " + (f"ignored ({reason}): every model is trained here" if reason else
-                                  "loaded when their settings match (set RETRAIN = True to train them here)"))
+        if retrain is not None:
+            print("Saved models: " + (f"ignored ({reason}): every model is trained here" if reason else
+                                      "loaded when their settings match (set RETRAIN = True to train them here)"))
     return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed, retrain=bool(reason), retrain_reason=reason)
 
 

@@ -157,7 +157,7 @@ def _rng_devices() -> list[int]:
 
 
 def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Module], History], cfg: RunConfig,
-            settings: dict[str, Any], keep: dict | None = None) -> tuple[nn.Module, History]:
+            settings: dict[str, Any], keep: dict | None = None, verbose: bool = True) -> tuple[nn.Module, History]:
     """Model ``name``, trained by ``train(model)``, or loaded when a checkpoint with the same settings exists.
 
     Args:
@@ -169,6 +169,7 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
             a checkpoint saved with other settings, or in the other mode, is reported and retrained.
         keep: a dict that ``train`` fills with tensors to keep (e.g. snapshots during training); saved
             with the model and filled back in when it is loaded.
+        verbose: print one line saying whether it was loaded or why it is trained.
 
     Training runs with its own random stream (forked from and then restored to the notebook's), so the
     cells after it see the same random numbers whether the model was trained or loaded. An interrupted
@@ -176,8 +177,9 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
     """
     config = {**_plain(settings), "fast": cfg.fast}
     path = checkpoint_path(name, cfg.fast)
+    say = print if verbose else (lambda *args: None)
     if cfg.retrain:
-        print(f"Training '{name}' ({cfg.retrain_reason or 'retrain'}: saved models are not used).")
+        say(f"Training '{name}' ({cfg.retrain_reason or 'retrain'}: saved models are not used).")
     else:
         model = build()
         try:
@@ -189,11 +191,11 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
             if keep is not None:
                 keep.update({k: v.to(cfg.device) if isinstance(v, torch.Tensor) else v for k, v in saved.get("keep", {}).items()})
             figures = ", ".join(f"{k} {v:.2f}" for k, v in payload.get("metrics", {}).items() if k.startswith("test_"))
-            print(f"Loaded '{name}' from {path}: trained earlier with these settings, {len(history)} epochs"
+            say(f"Loaded '{name}' from {path}: trained earlier with these settings, {len(history)} epochs"
                   + (f", {figures}" if figures else "") + ". (RETRAIN = True in the first cell trains it here.)")
             return model.to(cfg.device), history
         except CheckpointError as err:
-            print(f"Training '{name}': {err}")
+            say(f"Training '{name}': {err}")
     with torch.random.fork_rng(devices=_rng_devices()):
         seed_everything(int(settings.get("seed", 0)))
         model = build().to(cfg.device)
