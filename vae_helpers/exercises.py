@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import CodebookDecoder
+from . import losses
+from .models import MLPVAE, CodebookDecoder
 
 
 def _attempt(fn: Callable, *args):
@@ -37,6 +38,11 @@ def _attempt(fn: Callable, *args):
     if value is Ellipsis or value is None:
         return None, "Not attempted yet: your function returns nothing; replace the `...` with your code."
     return value, None
+
+
+def _shape_of(value) -> tuple | str:
+    """A returned value's shape, or its type's name when it is not a tensor (for the hints)."""
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
 
 
 def _report(ok: bool, message: str) -> bool:
@@ -155,8 +161,7 @@ def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tens
         if problem:
             return _report(False, problem)
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            return _report(False, f"expected a tensor of shape {tuple(expected.shape)} (steps, D), got {shape}.")
+            return _report(False, f"expected a tensor of shape {tuple(expected.shape)} (steps, D), got {_shape_of(got)}.")
         if not torch.allclose(got, expected, atol=1e-6):
             return _report(False, f"with steps={steps} you give {got.tolist()}. Hint: the first row must be z0, the last z1, "
                                   "and t = 0, 1/(steps-1), ..., 1 in between (torch.linspace).")
@@ -206,8 +211,7 @@ def check_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     if problem:
         return _report(False, problem)
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5,):
-        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        return _report(False, f"return one KL per example, shape (5,) for 5 examples; got {shape}. "
+        return _report(False, f"return one KL per example, shape (5,) for 5 examples; got {_shape_of(got)}. "
                               "Hint: sum over the latent dimensions with .sum(dim=1).")
     if torch.allclose(got, expected, atol=1e-4):
         return _report(True, "Your KL matches torch.distributions.kl_divergence.")
@@ -271,8 +275,7 @@ def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
     if problem:
         return _report(False, problem)
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3,):
-        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        return _report(False, f"return one number per image, shape (3,) for 3 images; got {shape}.")
+        return _report(False, f"return one number per image, shape (3,) for 3 images; got {_shape_of(got)}.")
     if not torch.allclose(got, expected, atol=1e-5):
         return _report(False, f"you give {got.tolist()}, expected {expected.tolist()}. Hint: both differences must be "
                               "taken on the same (H-1) x (W-1) pixels, then sqrt(dx**2 + dy**2), then the mean per image.")
@@ -291,22 +294,12 @@ def _interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor
     return (1 - t) * z0 + t * z1
 
 
-def _reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-
-
-def _kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    from .losses import kl_divergence
-
-    return kl_divergence(mu, logvar)
-
-
 # exercise function name -> (the course's version, its check)
 REFERENCES: dict[str, tuple[Callable, Callable[[Callable], bool]]] = {
     "bce_with_logits": (_bce_with_logits, check_bce_with_logits),
     "interpolate": (_interpolate, check_interpolate),
-    "reparameterize": (_reparameterize, check_reparameterize),
-    "kl_divergence": (_kl_divergence, check_kl),
+    "reparameterize": (MLPVAE.reparameterize, check_reparameterize),
+    "kl_divergence": (losses.kl_divergence, check_kl),
 }
 
 

@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw
 
 from .data import Split
 from .losses import kl_per_dimension
-from .plotting import figure_png, plot_latent_scatter, png_bytes
+from .plotting import figure_png, new_figure, plot_latent_scatter, png_bytes
 
 Decode = Callable[[torch.Tensor], torch.Tensor]  # z (B, D) -> logits (B, 1, H, W)
 
@@ -754,8 +754,6 @@ def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples
     """Three PNGs of a trained VAE: a grid of prior samples, a grid of reconstructions of ``images``, and
     the scatter of ``split``'s mean codes coloured by digit."""
     from torchvision.utils import make_grid
-
-    from .plotting import new_figure
 
     mu, _ = encode_split(model, split)
     device = _device_of(model.decode)
