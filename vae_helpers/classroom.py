@@ -2,8 +2,10 @@
 
     python -m vae_helpers.classroom student [--out student]   # solutions removed, outputs cleared
     python -m vae_helpers.classroom html [--out site]         # every notebook as HTML, with an index
+    python -m vae_helpers.classroom hosted [--repo URL]       # record where the course is published
 
-(``make student`` and ``make html`` run these.) Both build the whole result in a temporary folder
+(``make student``, ``make html`` and ``make hosted REPO=URL`` run these; ``hosted`` is explained in
+``vae_helpers.hosted``.) ``student`` and ``html`` build the whole result in a temporary folder
 beside the target and move it into place at the end, so an interrupted run leaves the previous copy
 as it was and never half a new one.
 """
@@ -168,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     p_student.add_argument("--out", default="student", help="folder to write (default: student/)")
     p_html = sub.add_parser("html", help="write every executed notebook as HTML, with an index page")
     p_html.add_argument("--out", default="site", help="folder to write (default: site/)")
+    p_hosted = sub.add_parser("hosted", help="record the course's GitHub repository in the Colab install cells "
+                              "and the README's Binder/Colab badges; without --repo, show what is recorded")
+    p_hosted.add_argument("--repo", help='https://github.com/OWNER/NAME ("" records none)')
+    p_hosted.add_argument("--branch", default="main", help="the branch Colab and Binder open (default: main)")
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -182,9 +188,27 @@ def _run(args) -> int:
         print(f"Student copy: {len(written)} notebooks in {Path(args.out).resolve() / 'notebooks'} "
               "(solutions removed, outputs cleared). Students run them inside the course folder, "
               "where vae_helpers is installed.")
-    else:
+    elif args.command == "html":
         written = export_html(args.out)
         print(f"HTML copy: {len(written)} notebooks and index.html in {Path(args.out).resolve()}")
+    else:
+        return _hosted(args.repo, args.branch)
+    return 0
+
+
+def _hosted(repo: str | None, branch: str) -> int:
+    from . import hosted
+
+    notebooks, readme = course_notebooks(), notebooks_dir().parent / "README.md"
+    if repo is not None:
+        hosted.write_hosted(repo, branch, notebooks, readme)
+    repository, branch = hosted.recorded(notebooks)
+    if not repository:
+        print(f"No repository recorded: the README shows no Binder/Colab badges, and on Colab the first cell of "
+              f"each notebook asks for the address. Record it with: make hosted REPO=https://github.com/OWNER/NAME")
+    else:
+        print(f"Recorded in the install cells of {len(notebooks)} notebooks and in the README's badges: "
+              f"{repository} (branch {branch}).")
     return 0
 
 
