@@ -11,7 +11,7 @@ ifneq ($(strip $(VAE_DATA_DIR)),)
 export VAE_DATA_DIR := $(abspath $(VAE_DATA_DIR))
 endif
 
-.PHONY: setup lab test test-ipywidgets7 notebooks benchmark data models student html
+.PHONY: setup lab test test-ipywidgets7 notebooks benchmark data models student html hosted
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
@@ -53,6 +53,11 @@ student: $(STAMP)
 # a static HTML copy of the executed course, in site/
 html: $(STAMP)
 	$(PY) -m vae_helpers.classroom html --out site
+
+# record where the course is published, for Colab's install cells and the README's Binder/Colab badges:
+#   make hosted REPO=https://github.com/OWNER/NAME [BRANCH=main]    (without REPO: show what is recorded)
+hosted: $(STAMP)
+	$(PY) -m vae_helpers.classroom hosted $(if $(REPO),--repo "$(REPO)") $(if $(BRANCH),--branch "$(BRANCH)")
 
 # fetch MNIST into the data root ($VAE_DATA_DIR or data/) ahead of a class without internet
 data: $(STAMP)
