@@ -257,3 +257,25 @@ def test_on_colab_the_cell_installs_only_the_helper_package(fake_colab):
 
     works = _python(python, tmp, "-c", "from vae_helpers import losses, utils; print(utils.repo_root())")
     assert works.returncode == 0 and works.stdout.strip() == "None", works.stderr  # data and models go to ~/.cache
+
+
+def _requirement(line):
+    match = re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", line.strip())
+    return match.group(1).lower(), match.group(2).replace(" ", "")
+
+
+def test_binder_environment_matches_the_requirements():
+    """Binder builds from environment.yml: the same packages with the same lower bounds as requirements.txt
+    (conda-forge calls torch "pytorch"), and the helper package installed from the repository itself."""
+    yaml = pytest.importorskip("yaml")
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    conda = dict(_requirement(d) for d in env["dependencies"] if isinstance(d, str))
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip == ["-e ."]
+    wanted = dict(_requirement(l) for l in (ROOT / "requirements.txt").read_text().splitlines()
+                  if l.strip() and not l.startswith(("#", "-e")))
+    wanted = {("pytorch" if name == "torch" else name): bound for name, bound in wanted.items()}
+    wanted.pop("playwright")  # only for the browser test, which skips without Chromium; Binder has none
+    assert {name: conda.get(name) for name in wanted} == wanted
+    assert "python" in conda and "pip" in conda

@@ -136,11 +136,11 @@ class RunConfig:
 
 
 def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> RunConfig:
-    """The first cell of every notebook: read fast mode, set threads, seed everything, choose a device.
+    """The setup cell at the top of every notebook (after the Colab install cell): read fast mode, set threads, seed everything, choose a device.
 
     ``retrain`` (or ``VAE_RETRAIN=1``): train every model in the notebook even when a saved one with the
     same settings exists (see ``zoo.trained``). Notebooks that save models pass their ``RETRAIN`` flag,
-    and the first cell then says what happens to saved models; the others leave it out."""
+    and the setup cell then says what happens to saved models; the others leave it out."""
     fast = fast_mode()
     reason = "RETRAIN = True" if retrain else ("VAE_RETRAIN=1" if _env_flag("VAE_RETRAIN") else "")
     threads = configure_threads()

@@ -192,7 +192,7 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
                 keep.update({k: v.to(cfg.device) if isinstance(v, torch.Tensor) else v for k, v in saved.get("keep", {}).items()})
             figures = ", ".join(f"{k} {v:.2f}" for k, v in payload.get("metrics", {}).items() if k.startswith("test_"))
             say(f"Loaded '{name}' from {path}: trained earlier with these settings, {len(history)} epochs"
-                  + (f", {figures}" if figures else "") + ". (RETRAIN = True in the first cell trains it here.)")
+                  + (f", {figures}" if figures else "") + ". (RETRAIN = True in the setup cell at the top trains it here.)")
             return model.to(cfg.device), history
         except CheckpointError as err:
             say(f"Training '{name}': {err}")
