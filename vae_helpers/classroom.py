@@ -204,8 +204,8 @@ def _hosted(repo: str | None, branch: str) -> int:
         hosted.write_hosted(repo, branch, notebooks, readme)
     repository, branch = hosted.recorded(notebooks)
     if not repository:
-        print(f"No repository recorded: the README shows no Binder/Colab badges, and on Colab the first cell of "
-              f"each notebook asks for the address. Record it with: make hosted REPO=https://github.com/OWNER/NAME")
+        print("No repository recorded: the README shows no Binder/Colab badges, and on Colab the first cell of "
+              "each notebook asks for the address. Record it with: make hosted REPO=https://github.com/OWNER/NAME")
     else:
         print(f"Recorded in the install cells of {len(notebooks)} notebooks and in the README's badges: "
               f"{repository} (branch {branch}).")
