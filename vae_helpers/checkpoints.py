@@ -15,8 +15,9 @@ import json
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 import torch
 
@@ -38,18 +39,26 @@ def checkpoint_dir() -> Path:
     return course_path("VAE_CHECKPOINT_DIR", "checkpoints")
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
+@contextmanager
+def _replaced_atomically(path: Path, mode: str) -> Iterator[IO]:
+    """A temporary file beside ``path`` to write; renamed into place when the block ends, deleted when
+    anything goes wrong (Ctrl-C included), so ``path`` is the old file or the whole new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+        with os.fdopen(fd, mode) as f:
+            yield f
         os.replace(tmp, path)
-    except BaseException:  # includes KeyboardInterrupt: never leave the temp file
+    except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    with _replaced_atomically(path, "wb") as f:
+        torch.save(obj, f)
     return path
 
 
@@ -84,14 +93,9 @@ def save_checkpoint(
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
+    with _replaced_atomically(path, "w") as f:
+        f.write(text)
 
 
 def read_manifest(folder: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:

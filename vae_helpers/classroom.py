@@ -148,9 +148,10 @@ def export_html(out: str | os.PathLike = "site", notebooks: Iterable[Path] | Non
     def build(tmp: Path) -> None:
         for path in notebooks:
             nb = static_widgets(nbformat.read(path, as_version=4))
-            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _title(nb, path.stem)}})
+            title = _title(nb, path.stem)
+            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
             (tmp / f"{path.stem}.html").write_text(body, encoding="utf-8")
-            pages.append((f"{path.stem}.html", _title(nb, path.stem)))
+            pages.append((f"{path.stem}.html", title))
         items = "\n".join(f'<li><a href="{html.escape(href)}">{html.escape(title)}</a></li>' for href, title in pages)
         (tmp / "index.html").write_text(
             "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Variational autoencoders from first principles"

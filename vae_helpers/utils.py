@@ -136,7 +136,8 @@ class RunConfig:
 
 
 def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> RunConfig:
-    """The setup cell at the top of every notebook (after the Colab install cell): read fast mode, set threads, seed everything, choose a device.
+    """The setup cell at the top of every notebook (after the Colab install cell): read fast mode, set
+    threads, seed everything, choose a device.
 
     ``retrain`` (or ``VAE_RETRAIN=1``): train every model in the notebook even when a saved one with the
     same settings exists (see ``zoo.trained``). Notebooks that save models pass their ``RETRAIN`` flag,

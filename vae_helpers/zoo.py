@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from . import losses
-from .checkpoints import CheckpointError, checkpoint_dir, load_checkpoint, save_checkpoint
+from .checkpoints import CheckpointError, checkpoint_dir, load_checkpoint, read_manifest, save_checkpoint
 from .data import MNIST
 from .models import MLPVAE, ConvAutoencoder, MLPAutoencoder
 from .training import History, adam, fit
@@ -227,7 +227,6 @@ def train_all(retrain: bool = True, notebooks: list[Path] | None = None, timeout
     import nbformat
     from nbclient import NotebookClient
 
-    from .checkpoints import read_manifest
     from .classroom import course_notebooks
 
     notebooks = notebooks or course_notebooks()
@@ -263,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from .checkpoints import read_manifest
 
     parser = argparse.ArgumentParser(prog="python -m vae_helpers.zoo", description="The course's trained models.")
     sub = parser.add_subparsers(dest="command", required=True)
