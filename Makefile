@@ -11,10 +11,14 @@ ifneq ($(strip $(VAE_DATA_DIR)),)
 export VAE_DATA_DIR := $(abspath $(VAE_DATA_DIR))
 endif
 
-.PHONY: setup lab test test-ipywidgets7 notebooks benchmark data models student html hosted
+.PHONY: setup lab test test-pythons test-ipywidgets7 notebooks benchmark data models student html hosted
 
 $(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+		echo "The course needs Python 3.10 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing)."; \
+		echo "Name another one, e.g.: make $(MAKECMDGOALS) PYTHON=python3.12"; exit 1; }
 	@$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV). On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
+	$(PY) -m pip install --quiet --upgrade pip  # an old bundled pip can sit in its resolver for many minutes
 	$(PY) -m pip install -r requirements.txt
 	@touch $(STAMP)
 
@@ -24,7 +28,13 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
 
 test: $(STAMP)
-	VAE_FAST=$${VAE_FAST:-1} $(PY) -m pytest
+	VAE_FAST=$${VAE_FAST:-1} $(PY) -m pytest $(PYTEST_FLAGS)
+
+# the unit tests and the notebooks (fast mode) again on the oldest and the newest Python the course
+# supports, each in a virtual environment of its own (.venv-3.10, .venv-3.13); a missing one is skipped, loudly
+test-pythons:
+	bash .ci/test-python 3.10
+	bash .ci/test-python 3.13
 
 # the widget tests again on ipywidgets 7.7, which some hosted notebook services still ship
 # (only the Python package is swapped in, in .ipywidgets7/; .venv keeps ipywidgets 8)

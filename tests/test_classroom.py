@@ -104,7 +104,7 @@ def test_student_copy_replaces_an_old_one_whole_or_not_at_all(tmp_path, monkeypa
         classroom.make_student_copy(out)
     assert sorted(p.name for p in (out / "notebooks").iterdir()) == before  # the old copy, untouched
     assert [p.name for p in tmp_path.iterdir()] == ["student"]  # no half-built folder left beside it
-    with pytest.raises(ValueError, match="Refusing to write into the course's own notebooks folder"):
+    with pytest.raises(ValueError, match="inside the course's own notebooks folder"):
         classroom.make_student_copy(classroom.notebooks_dir())
 
 
@@ -128,4 +128,74 @@ def test_html_copy_shows_every_figure_and_each_panel_as_a_picture(tmp_path):
 
 def test_command_line_reports_a_bad_target_without_a_traceback(capsys):
     assert classroom.main(["student", "--out", str(classroom.notebooks_dir())]) == 2
-    assert "Refusing to write into the course's own notebooks folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "inside the course's own notebooks folder" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- never delete what it did not make
+
+
+def tree(folder):
+    """Every file and folder below ``folder`` with its bytes: what must stay exactly in place."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def fake_course(tmp_path, monkeypatch):
+    """A throwaway course folder (one small notebook), so that a broken guard could only harm a copy."""
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    (course / ".git").mkdir()
+    (course / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (course / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · Toy"), nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, course / "notebooks" / "01_toy.ipynb")
+    monkeypatch.setattr(classroom, "notebooks_dir", lambda: course / "notebooks")
+    return course
+
+
+@pytest.mark.parametrize("command", ["student", "html"])
+@pytest.mark.parametrize("target", ["the course folder", "its parent", "a folder of someone else", "a file",
+                                    "the other command's folder"])
+def test_a_target_it_did_not_make_is_refused_and_left_byte_for_byte(fake_course, tmp_path, monkeypatch, capsys,
+                                                                   command, target):
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "thesis.txt").write_text("years of work")
+    (tmp_path / "notes.txt").write_text("keep me")
+    made_by_other = tmp_path / "made-by-other"
+    classroom.main(["html" if command == "student" else "student", "--out", str(made_by_other)])
+    out = {"the course folder": fake_course, "its parent": tmp_path, "a folder of someone else": other,
+           "a file": tmp_path / "notes.txt", "the other command's folder": made_by_other}[target]
+    monkeypatch.chdir(fake_course)
+    before = tree(tmp_path)
+    capsys.readouterr()
+    assert classroom.main([command, "--out", "." if out == fake_course else str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: --out")
+    assert tree(tmp_path) == before  # every byte left in place, no temporary folder left either
+
+
+def test_a_previous_output_is_replaced_whole_with_the_users_permissions(fake_course, tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        out = tmp_path / "student"
+        classroom.make_student_copy(out)
+        (out / "notebooks" / "stale.ipynb").write_text("{}")  # something the new copy does not have
+        classroom.make_student_copy(out)
+        assert sorted(p.name for p in (out / "notebooks").iterdir()) == ["01_toy.ipynb"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["course", "student"]  # no old or half-built folder
+        assert (out / classroom.MARKER).read_text().strip() == "student"
+        for path in [out, *out.rglob("*")]:
+            mode = path.stat().st_mode & 0o777
+            assert mode == (0o755 if path.is_dir() else 0o644), f"{path}: {oct(mode)}"
+    finally:
+        os.umask(old_umask)
+
+
+def test_a_swap_interrupted_between_its_two_renames_is_repaired(fake_course, tmp_path):
+    out = tmp_path / "site"
+    classroom.export_html(out)
+    os.replace(out, tmp_path / ".site-old")  # as if killed after the first rename
+    classroom.export_html(out)
+    assert (out / "index.html").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["course", "site"]

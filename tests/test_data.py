@@ -233,6 +233,128 @@ def test_gzipped_or_foreign_file_is_reported(tmp_path, mnist):
 
 def test_command_line_check(mnist, capsys, tmp_path):
     assert data.main(["check"]) == 0
-    assert "complete and sound" in capsys.readouterr().out
+    assert "complete and readable" in capsys.readouterr().out
     assert data.main(["check", "--root", str(tmp_path)]) == 1
     assert "MISSING" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- more faults: permissions, a file as root, leftovers, bytes
+
+
+def as_another_user(code: str, root: Path) -> "subprocess.CompletedProcess":
+    """Run ``code`` in a Python process of an ordinary user (``nobody`` when the tests run as root, who can
+    read everything), with the data root ``root``."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: permissions cannot be tested")
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + command
+    env = {**os.environ, "VAE_DATA_DIR": str(root), "HOME": "/nonexistent"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def open_tmp():
+    """A folder that an ordinary user can enter (pytest's own tmp folders are private to their owner)."""
+    import os
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="vae-perm-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    yield folder
+    for path in folder.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_unreadable_data_is_one_line_naming_the_path_and_the_fix(open_tmp, what, mnist):
+    import os
+
+    folder = copy_of_raw(open_tmp, link=False)
+    for path in [open_tmp / "MNIST", folder, *folder.iterdir()]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    target = folder / "t10k-labels-idx1-ubyte" if what == "file" else folder
+    os.chmod(target, 0)
+    out = as_another_user("from vae_helpers import data; raise SystemExit(data.main(['check']))", open_tmp)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(target) in lines[0] and "chmod" in lines[0] and "VAE_DATA_DIR" in lines[0], lines
+    out = as_another_user("from vae_helpers import data; data.load_split('test')", open_tmp)
+    assert "MNISTUnreadableError" in out.stderr and str(target) in out.stderr
+
+
+def test_a_data_root_that_is_a_file_is_named(tmp_path, monkeypatch):
+    (tmp_path / "data").write_text("not a folder")
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(data.MNISTUnreadableError, match="VAE_DATA_DIR points at .* which is a file, not a folder"):
+        load_split("test")
+    assert data.main(["check"]) == 1
+
+
+def test_a_killed_download_is_cleaned_up_by_the_next_run(tmp_path, mnist):
+    import subprocess
+    import sys
+
+    from vae_helpers.files import _host
+
+    copy_of_raw(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = tmp_path / f"{data.STAGING}.{_host()}-{dead.stdout.strip()}.abcd1234"
+    (leftover / "MNIST" / "raw").mkdir(parents=True)
+    (leftover / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b half")
+    load_split("test", root=tmp_path)
+    assert not leftover.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["MNIST"]
+
+
+def test_changed_bytes_are_a_warning_of_check_naming_the_file(tmp_path, capsys, mnist):
+    folder = copy_of_raw(tmp_path, link=False)
+    bad = folder / "t10k-images-idx3-ubyte"
+    content = bytearray(bad.read_bytes())
+    content[5000] ^= 0xFF  # one pixel changed: the header and size are still right
+    bad.write_bytes(bytes(content))
+    assert data.main(["check", "--root", str(tmp_path)]) == 0  # a warning, not an error: the course still runs
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert any(str(bad) in line and "differs from the official MNIST file" in line for line in warned)
+    assert not any("t10k-labels" in line for line in warned)
+    assert data.checksum_warnings(tmp_path) == warned
+    assert len(load_split("test", root=tmp_path)) == 10_000
+
+
+def test_a_file_replaced_on_disk_is_read_again(tmp_path, mnist):
+    folder = copy_of_raw(tmp_path, link=False)
+    first = load_split("test", root=tmp_path)
+    path = folder / "t10k-images-idx3-ubyte"
+    content = bytearray(path.read_bytes())
+    content[16] = 255  # the first pixel of the first image
+    path.write_bytes(bytes(content))
+    assert load_split("test", root=tmp_path).images[0, 0, 0] == 255 != first.images[0, 0, 0]
+
+
+def test_in_a_notebook_missing_data_shows_a_short_message_with_the_learners_command(tmp_path):
+    """No MNIST and no network: the learner sees the short message first (no 80-line traceback), and the
+    command names this environment's Python."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from vae_helpers import data\nmnist = data.course_mnist(True)")])
+    env = {"VAE_DATA_DIR": str(tmp_path / "empty"), "PYTHONPATH": str(Path(__file__).parent / "offline")}
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    error = [o for o in nb.cells[0].outputs if o.output_type == "error"][0]
+    shown = "\n".join(error.traceback).splitlines()
+    assert shown[0].startswith("MNISTNotFoundError: MNIST is not in"), shown[:3]
+    assert len(shown) <= 8, f"{len(shown)} lines:\n" + "\n".join(shown)
+    assert data.download_command() in "\n".join(shown) and "Traceback" not in "\n".join(shown)

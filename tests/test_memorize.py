@@ -55,7 +55,7 @@ def test_seeded_minibatch_runs_repeat():
 
 
 def test_train_codebook_checks_the_number_of_images():
-    with pytest.raises(ValueError, match="stores 4 images but 3"):
+    with pytest.raises(ValueError, match="images holds 3 images but the model stores 4"):
         train_codebook(CodebookDecoder(4), blob_images(3), 1)
 
 
@@ -78,8 +78,7 @@ def test_capacity_sweep_saves_its_models_and_loads_them_next_time(tmp_path, monk
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
     cfg = RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0)
     images = blob_images(8)
-    kwargs = dict(sizes=[2, 8], codes=("onehot", "learned"), code_dim=3, channels=(8, 4), num_steps=5, progress=False,
-                  images_note="blobs")
+    kwargs = dict(sizes=[2, 8], codes=("onehot", "learned"), code_dim=3, channels=(8, 4), num_steps=5, progress=False)
     plain = capacity_sweep(images, **kwargs)  # no cfg: trained here, nothing saved
     assert not list(tmp_path.glob("*.pt"))
     first = capacity_sweep(images, cfg=cfg, **kwargs)
@@ -91,4 +90,6 @@ def test_capacity_sweep_saves_its_models_and_loads_them_next_time(tmp_path, monk
         for p, q in zip(b["model"].state_dict().values(), c["model"].state_dict().values()):
             assert torch.equal(p, q)
     capacity_sweep(images, cfg=cfg, **{**kwargs, "num_steps": 6})  # other settings: trained again
+    assert "4 models trained here and saved, 0 loaded" in capsys.readouterr().out
+    capacity_sweep(images.flip(-1), cfg=cfg, **{**kwargs, "num_steps": 6})  # other images: trained again
     assert "4 models trained here and saved, 0 loaded" in capsys.readouterr().out

@@ -34,13 +34,13 @@ def test_data_and_models_come_from_the_shared_folder():
 
     shared_data, shared_models = Path(os.environ["VAE_DATA_DIR"]), Path(os.environ["VAE_CHECKPOINT_DIR"])
     assert data_root() == shared_data.resolve() and checkpoint_dir() == shared_models.resolve()
-    missing, problems = find_problems()
-    assert not missing and not problems
+    found = find_problems()
+    assert not found.missing and not found.damaged and not found.unreadable
     manifest = read_manifest()
     names = {"ae_main.pt", "ae_2d.pt", "vae_main.pt", "vae_2d.pt"}
     assert names <= set(manifest), f"the ready-trained models are not all there: {sorted(manifest)}"
-    for file in names:  # every file listed loads, with the settings the manifest records
+    for file in names:  # every file listed loads, with the key the manifest records
         entry = manifest[file]
-        model = zoo.build(file[:-3])
+        model = zoo.recipe(file[:-3]).build()
         load_checkpoint(shared_models / file, model, config=entry["config"])
         assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -23,7 +23,7 @@ def test_show_images_draws_each_image_with_its_label():
 def test_show_images_rejects_mismatched_labels_and_colour_images():
     with pytest.raises(ValueError, match="3 images but 2 labels"):
         show_images(torch.rand(3, 28, 28), labels=[1, 2])
-    with pytest.raises(ValueError, match="single-channel"):
+    with pytest.raises(ValueError, match="must have one channel"):
         show_images(torch.rand(3, 3, 28, 28))
 
 

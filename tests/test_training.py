@@ -191,3 +191,127 @@ def test_short_seeded_vae_runs_lower_the_negative_elbo_and_repeat_exactly(mnist)
             assert after < 0.8 * before
             runs.append(h.steps)
         assert runs[0] == runs[1]
+
+
+# --------------------------------------------------------------------------- interrupts anywhere, and NaN
+
+
+def sigint():
+    os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C or Jupyter's stop button sends
+
+
+def interrupting_loss(where, data, hard=False, twice=False):
+    """A loss that interrupts at ``where``: ("train", step) or ("test", call); ``hard`` raises
+    KeyboardInterrupt itself (a second Ctrl-C, or one outside the main thread)."""
+    calls = {"train": 0, "test": 0}
+
+    def loss_fn(m, batch):
+        phase = "train" if m.training else "test"
+        calls[phase] += 1
+        if (phase, calls[phase]) == where:
+            if hard:
+                raise KeyboardInterrupt
+            sigint()
+            if twice:
+                sigint()
+        return mse(m, batch)
+
+    return loss_fn
+
+
+def assert_consistent(history, stopped):
+    assert history.interrupted and stopped in history.stopped
+    lengths = {key: len(history[key]) for key in history.epochs[-1]}
+    assert len(set(lengths.values())) == 1, lengths  # every metric the same length
+    for key in ("train_loss", "test_loss"):
+        history.last(key)  # the next cells can read it
+    from vae_helpers.plotting import plot_history
+
+    plot_history(history)
+
+
+@pytest.mark.parametrize("where, hard, twice, stopped, epochs, train_finite, test_finite", [
+    (("train", 1), False, False, "during epoch 1 of 5, after 1 of 6 batches", 1, True, True),   # first batch
+    (("train", 9), False, False, "during epoch 2 of 5, after 3 of 6 batches", 2, True, True),   # mid-epoch
+    (("train", 1), True, False, "during epoch 1 of 5, after 0 of 6 batches", 1, False, True),   # hard, first batch
+    (("train", 1), False, True, "during epoch 1 of 5, after 0 of 6 batches", 1, False, True),   # twice in a row
+    (("test", 1), False, False, "after epoch 1 of 5", 1, True, True),                           # in the test pass
+    (("test", 2), True, False, "during the test pass of epoch 1", 1, True, False),              # hard, in the test pass
+])
+def test_an_interrupt_anywhere_returns_the_model_and_a_consistent_history(where, hard, twice, stopped, epochs,
+                                                                         train_finite, test_finite):
+    model = make_model()
+    data = regression_batches(n_batches=6)
+    previous_handler = signal.getsignal(signal.SIGINT)
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.05), interrupting_loss(where, data, hard, twice), 5,
+                  test_data=regression_batches(2, seed=1), progress=False, verbose=False)
+    assert_consistent(history, stopped)
+    assert len(history) == epochs
+    assert math.isfinite(history.last("train_loss")) is train_finite
+    assert math.isfinite(history.last("test_loss")) is test_finite
+    assert signal.getsignal(signal.SIGINT) is previous_handler and model.training
+    assert torch.isfinite(model(torch.ones(1, 2))).all()
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_an_interrupt_in_the_epoch_callback_stops_after_that_epoch(hard):
+    model = make_model()
+
+    def callback(epoch, history):
+        if epoch == 2:
+            if hard:
+                raise KeyboardInterrupt
+            sigint()
+
+    history = fit(model, regression_batches(3), torch.optim.SGD(model.parameters(), lr=0.05), mse, 5,
+                  test_data=regression_batches(2, seed=1), progress=False, verbose=False, on_epoch_end=callback)
+    assert_consistent(history, "after epoch 2 of 5")
+    assert len(history) == 2 and all(math.isfinite(v) for v in history["test_loss"])
+
+
+def test_the_stopped_epoch_keeps_training_figures_over_the_batches_done():
+    model = make_model()
+    data = regression_batches(n_batches=6)
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.05), interrupting_loss(("train", 3), data), 5,
+                  progress=False, verbose=False)
+    assert history.last("train_loss") == pytest.approx(sum(history.steps) / 3)
+
+
+def test_nan_weights_after_the_last_step_stop_training_with_a_clear_message():
+    model = make_model()
+    with pytest.raises(TrainingDiverged, match="NaN or infinite after its last step") as info:
+        fit(model, regression_batches(1), torch.optim.SGD(model.parameters(), lr=float("inf")), mse, 1,
+            test_data=regression_batches(1, seed=1), progress=False, verbose=False)
+    assert "learning rate" in str(info.value) and len(info.value.history) == 1
+    model = make_model()
+    with pytest.raises(TrainingDiverged, match="some weights are NaN"):  # no test data: the weights are checked
+        fit(model, regression_batches(1), torch.optim.SGD(model.parameters(), lr=float("inf")), mse, 1,
+            progress=False, verbose=False)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"num_epochs": 1.5}, TypeError, "num_epochs must be a whole number >= 1, got float 1.5"),
+    ({"num_epochs": 0}, ValueError, "num_epochs must be a whole number >= 1, got 0"),
+    ({"train_data": []}, ValueError, "train_data is empty"),
+    ({"train_data": iter(regression_batches(2))}, TypeError, "one-pass iterator"),
+    ({"train_data": torch.zeros(4, 2)}, TypeError, "train_data must be re-iterable batches"),
+    ({"optimizer": "adam"}, TypeError, "optimizer must be a torch.optim.Optimizer"),
+    ({"loss_fn": None}, TypeError, "loss_fn must be a function"),
+    ({"test_data": 3}, TypeError, "test_data must be re-iterable batches"),
+    ({"on_epoch_end": 5}, TypeError, "on_epoch_end must be a function"),
+    ({"model": "a model"}, TypeError, "model must be a torch.nn.Module"),
+])
+def test_bad_arguments_to_fit_are_named(kwargs, error, match):
+    model = make_model()
+    args = dict(model=model, train_data=regression_batches(2), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                loss_fn=mse, num_epochs=2, progress=False, verbose=False)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        fit(**args)
+
+
+def test_a_generator_is_fine_for_one_epoch():
+    model = make_model()
+    history = fit(model, (b for b in regression_batches(2)), torch.optim.SGD(model.parameters(), lr=0.1), mse, 1,
+                  progress=False, verbose=False)
+    assert len(history) == 1

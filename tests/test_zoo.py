@@ -1,195 +1,284 @@
+import math
+import random
+
+import numpy as np
 import pytest
 import torch
 
 from vae_helpers import zoo
-from vae_helpers.checkpoints import load_checkpoint
-from vae_helpers.data import Split, MNIST
-from vae_helpers.losses import ae_loss
-from vae_helpers.training import adam, fit
-from vae_helpers.utils import seed_everything
+from vae_helpers.checkpoints import read_checkpoint, read_manifest
+from vae_helpers.data import MNIST, Split
+from vae_helpers.training import History
+from vae_helpers.utils import RunConfig
 
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_path):
-    """A small recipe, a checkpoint folder in tmp, and 256 random 'images'."""
+    """A checkpoint folder in tmp, and 256 random 'images' as an MNIST of train and test splits."""
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
-    monkeypatch.setitem(zoo.RECIPES, "tiny", zoo.Recipe("MLPAutoencoder", {"latent_dim": 2, "hidden_dims": (16,)},
-                                                        num_epochs=2, fast_epochs=1, batch_size=64))
     g = torch.Generator().manual_seed(0)
     images = (torch.rand(256, 28, 28, generator=g) * 255).to(torch.uint8)
-    split = Split(images, torch.zeros(256, dtype=torch.int64))
+    split = Split(images, torch.arange(256) % 10)
     return MNIST(split, None, split[:64])
 
 
-def test_train_is_the_fit_call_the_notebook_shows(tiny):
-    model, history = zoo.train("tiny", tiny, fast=True, progress=False)
+def run_config(retrain=False, fast=True):
+    return RunConfig(fast=fast, device=torch.device("cpu"), num_threads=1, seed=0, retrain=retrain,
+                     retrain_reason="RETRAIN = True" if retrain else "")
+
+
+SETUP = """
+import torch
+from vae_helpers import zoo
+from vae_helpers.losses import ae_loss
+from vae_helpers.models import MLPAutoencoder
+from vae_helpers.training import fit
+"""
+
+TRAIN = """
+LR = {lr}
+EPOCHS = 2
+
+def build():
+    return MLPAutoencoder(latent_dim=2, hidden_dims=(16,))
+
+def train(model):
+    calls.append(1)  # counts the trainings (the list is made in the test, not part of the key's values)
+    return fit(model, data.train.batches(64, seed=0), torch.optim.Adam(model.parameters(), lr=LR), ae_loss, EPOCHS,
+               test_data=data.test.batches(64, shuffle=False), progress=False, verbose=False)
+
+model, history = zoo.trained("toy", build, train, cfg)
+"""
+
+
+def cell(notebook, tiny, calls, cfg=None, lr="1e-3", source=TRAIN):
+    notebook.ns.update(data=tiny, calls=calls, cfg=cfg or run_config())
+    return notebook.run(source.replace("{lr}", lr))
+
+
+@pytest.fixture
+def nb(notebook, tiny):
+    notebook.run(SETUP)
+    return notebook
+
+
+def test_a_second_run_loads_the_model_its_history_and_repeats_nothing(nb, tiny, capsys):
+    calls = []
+    first = cell(nb, tiny, calls)
+    model, history = first["model"], first["history"]
+    assert len(calls) == 1 and "Training 'toy' (no saved model yet)" in capsys.readouterr().out
+    assert history.last("test_loss") < history["test_loss"][0] and not history.loaded
+    again = cell(nb, tiny, calls)  # the cell run again: same code, same settings
+    out = capsys.readouterr().out
+    assert len(calls) == 1 and "Loaded 'toy'" in out and "2 epochs" in out and "RETRAIN = True" in out
+    assert again["history"].loaded and again["history"].epochs == history.epochs
+    for a, b in zip(model.state_dict().values(), again["model"].state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_editing_the_training_code_retrains_and_says_what_changed(nb, tiny, capsys):
+    calls = []
+    cell(nb, tiny, calls)
+    edited = TRAIN.replace("torch.optim.Adam(model.parameters(), lr=LR)", "torch.optim.SGD(model.parameters(), lr=LR)")
+    cell(nb, tiny, calls, source=edited)  # an edit inside the training function
+    assert len(calls) == 2 and "the code of `train` changed" in capsys.readouterr().out
+    cell(nb, tiny, calls, source=edited, lr="3e-3")  # a setting the function reads
+    assert len(calls) == 3 and "LR 0.001 → 0.003" in capsys.readouterr().out
+    commented = edited.replace("EPOCHS = 2", "EPOCHS = 2  # a comment").replace("def train(model):", "def train(model):  # hi")
+    cell(nb, tiny, calls, source=commented, lr="3e-3")  # comments and spacing do not change what is trained
+    assert len(calls) == 3 and "Loaded 'toy'" in capsys.readouterr().out
+
+
+def test_editing_a_function_or_class_the_training_uses_retrains(nb, tiny, capsys):
+    calls = []
+    helper = "def my_loss(model, batch):\n    return ae_loss(model, batch){}\n"
+    uses_helper = TRAIN.replace("ae_loss, EPOCHS", "my_loss, EPOCHS")
+    nb.run(helper.format(""))
+    cell(nb, tiny, calls, source=uses_helper)
+    nb.run(helper.format(" if True else None"))  # the learner edits the loss, in another cell
+    cell(nb, tiny, calls, source=uses_helper)
+    assert len(calls) == 2 and "the code of `my_loss` changed" in capsys.readouterr().out
+    model_class = ("class Small(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                   "        self.net = MLPAutoencoder(latent_dim=2, hidden_dims=({},))\n"
+                   "    def forward(self, x):\n        return self.net(x)\n")
+    uses_class = uses_helper.replace("return MLPAutoencoder(latent_dim=2, hidden_dims=(16,))", "return Small()")
+    nb.run(model_class.format(16))
+    cell(nb, tiny, calls, source=uses_class)
+    nb.run(model_class.format(8))  # the model class edited
+    cell(nb, tiny, calls, source=uses_class)
+    assert len(calls) == 4 and "the code of `Small` changed" in capsys.readouterr().out
+
+
+def test_other_data_or_mode_retrains(nb, tiny, capsys):
+    calls = []
+    cell(nb, tiny, calls)
+    flipped = MNIST(Split(tiny.train.images.flip(-1), tiny.train.labels), None, tiny.test)
+    cell(nb, flipped, calls)
+    assert len(calls) == 2 and "the data in `data.train.images` changed" in capsys.readouterr().out
+    cell(nb, flipped, calls, cfg=run_config(fast=False))  # full mode has a file of its own: trained, fast one kept
+    cell(nb, flipped, calls)
+    assert len(calls) == 3 and "Loaded 'toy'" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_loading_or_training_leaves_every_random_stream_as_it_was(nb, tiny):
+    def after(calls):
+        torch.manual_seed(123), random.seed(123), np.random.seed(123)
+        cell(nb, tiny, calls)
+        return torch.rand(3), random.random(), np.random.rand()
+
+    calls = []
+    trained_then = after(calls)
+    loaded_then = after(calls)
+    assert len(calls) == 1  # the second one was loaded
+    assert torch.equal(trained_then[0], loaded_then[0]) and trained_then[1:] == loaded_then[1:]
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(3), trained_then[0])  # as if the cell had not run at all
+
+
+def test_retrain_trains_the_same_model_again(nb, tiny, capsys):
+    calls = []
+    first = cell(nb, tiny, calls)["model"]
+    second = cell(nb, tiny, calls, cfg=run_config(retrain=True))["model"]
+    assert len(calls) == 2 and "(RETRAIN = True: saved models are not used)" in capsys.readouterr().out
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)  # seeded: training again gives the same model
+
+
+def test_an_interrupted_training_is_kept_but_not_saved(nb, tiny, capsys):
+    calls = []
+    nb.ns["History"] = History
+    interrupted = TRAIN.replace("    return fit(", "    h = fit(").replace("verbose=False)\n\nmodel", (
+        "verbose=False)\n    h.interrupted, h.stopped = True, 'during epoch 2 of 2'\n    return h\n\nmodel"))
+    model = cell(nb, tiny, calls, source=interrupted)["model"]
+    out = capsys.readouterr().out
+    assert "stopped during epoch 2 of 2" in out and "not saved" in out and isinstance(model, torch.nn.Module)
+    assert not zoo.checkpoint_path("toy", True).exists() and "toy.fast.pt" not in read_manifest()
+
+
+def test_a_model_outside_its_sanity_bounds_is_never_saved(nb, tiny, capsys):
+    calls = []
+    strict = TRAIN.replace('zoo.trained("toy", build, train, cfg)', 'zoo.trained("toy", build, train, cfg, expect={"test_loss": (None, 1.0)})')
+    with pytest.raises(zoo.TrainingCheckFailed, match=r"test_loss \d+\.?\d* is above 1.*not saved"):
+        cell(nb, tiny, calls, source=strict)
+    assert not zoo.checkpoint_path("toy", True).exists()
+    lenient = strict.replace("(None, 1.0)", "(None, 1e6)")
+    cell(nb, tiny, calls, source=lenient)
+    assert "Checks passed: test_loss" in capsys.readouterr().out and zoo.checkpoint_path("toy", True).exists()
+    with pytest.raises(zoo.TrainingCheckFailed):  # a saved model must pass the bounds too: retrained, and failed
+        cell(nb, tiny, calls, source=strict.replace("(None, 1.0)", "(None, 2.0)"))
+    assert len(calls) == 3 and "the saved one fails its checks (test_loss" in capsys.readouterr().out
+
+
+def test_a_damaged_or_non_finite_checkpoint_is_replaced(nb, tiny, capsys):
+    calls = []
+    cell(nb, tiny, calls)
+    path = zoo.checkpoint_path("toy", True)
+    payload = torch.load(path, weights_only=True)
+    payload["metrics"]["test_loss"] = float("nan")
+    torch.save(payload, path)
+    capsys.readouterr()
+    cell(nb, tiny, calls)
+    assert len(calls) == 2 and "not finite" in capsys.readouterr().out
+    path.write_bytes(b"not a checkpoint")
+    cell(nb, tiny, calls)
+    assert len(calls) == 3 and "cannot be used" in capsys.readouterr().out
+    assert math.isfinite(read_checkpoint(path)["metrics"]["test_loss"])
+
+
+def test_a_folder_that_cannot_be_written_keeps_the_model_for_the_session(nb, tiny, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(zoo, "save_checkpoint", refuse)
+    calls = []
+    model = cell(nb, tiny, calls)["model"]
+    assert isinstance(model, torch.nn.Module) and "Could not save 'toy'" in capsys.readouterr().err
+
+
+def test_bad_arguments_are_named(tiny):
+    cfg = run_config()
+    with pytest.raises(TypeError, match="build must be a function"):
+        zoo.trained("x", None, lambda m: None, cfg)
+    with pytest.raises(TypeError, match="cfg must be the RunConfig"):
+        zoo.trained("x", lambda: None, lambda m: None, {"fast": True})
+    with pytest.raises(TypeError, match="train must return the History"):
+        zoo.trained("x", lambda: torch.nn.Linear(2, 2), lambda m: None, cfg)
+    with pytest.raises(TypeError, match=r"expect\['test_loss'\] must be a \(lowest, highest\) pair"):
+        zoo.trained("x", lambda: torch.nn.Linear(2, 2), lambda m: None, cfg, expect={"test_loss": 3})
+
+
+# --------------------------------------------------------------------------- recipes shared by notebooks
+
+
+@pytest.fixture
+def tiny_recipe(monkeypatch):
+    r = zoo.Recipe("MLPAutoencoder", latent_dim=2, hidden_dims=(16,), num_epochs=2, fast_epochs=1, batch_size=64)
+    monkeypatch.setitem(zoo.RECIPES, "tiny", r)
+    return r
+
+
+def test_the_notebooks_seed_decides_a_recipe_model(tiny, tiny_recipe, capsys):
+    first, _, _ = zoo.from_recipe("tiny", run_config(), tiny)
+    other = RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=1)
+    second, _, _ = zoo.from_recipe("tiny", other, tiny)
+    assert "seed 0 → 1" in capsys.readouterr().out
+    assert not torch.equal(next(first.parameters()), next(second.parameters()))
+
+
+def test_a_recipe_model_is_trained_once_whichever_notebook_asks_first(notebook, tiny, tiny_recipe, capsys):
+    first, second = type(notebook)(), type(notebook)()  # two notebooks, each with its own namespace
+    for nb in (first, second):
+        nb.ns.update(data=tiny, cfg=run_config())
+        nb.run("from vae_helpers import zoo\nmodel, history, recon = zoo.from_recipe('tiny', cfg, data)\n")
+    out = capsys.readouterr().out
+    assert out.count("Training 'tiny'") == 1 and out.count("Loaded 'tiny'") == 1
+    assert set(first["recon"]) == {1} and torch.equal(first["recon"][1], second["recon"][1])
+    changed = zoo.Recipe("MLPAutoencoder", latent_dim=2, hidden_dims=(16,), num_epochs=2, fast_epochs=1, batch_size=64,
+                         lr=3e-3)
+    zoo.from_recipe("tiny", run_config(), tiny, changed)
+    assert "lr 0.001 → 0.003" in capsys.readouterr().out
+
+
+def test_train_recipe_is_the_fit_call_notebook_03_shows(tiny, tiny_recipe):
+    from vae_helpers.losses import ae_loss
+    from vae_helpers.training import adam, fit
+    from vae_helpers.utils import seed_everything
+
+    model, history, _ = zoo.from_recipe("tiny", run_config(), tiny)
     seed_everything(0)
-    manual = zoo.build("tiny")
-    fit(manual, tiny.train.batches(64, seed=0), adam(manual.parameters(), lr=1e-3), ae_loss, 1, progress=False, verbose=False)
+    manual = tiny_recipe.build()
+    fit(manual, tiny.train.batches(64, seed=0), adam(manual.parameters(), lr=1e-3, betas=(0.9, 0.99)), ae_loss, 1,
+        progress=False, verbose=False)
     for a, b in zip(model.state_dict().values(), manual.state_dict().values()):
         assert torch.equal(a, b)
     assert len(history) == 1
 
 
-def test_load_or_train_saves_then_loads(tiny, capsys):
-    first = zoo.load_or_train("tiny", tiny, fast=True)
-    assert "Training 'tiny'" in capsys.readouterr().out
-    second = zoo.load_or_train("tiny", tiny, fast=True)
-    assert "Loaded 'tiny'" in capsys.readouterr().out
-    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
-        assert torch.equal(a, b)
-    payload = load_checkpoint(zoo.checkpoint_path("tiny", True), zoo.build("tiny"))
-    assert payload["config"] == zoo.recipe("tiny").config(True) and "test_loss" in payload["metrics"]
-    assert zoo.saved_metrics("tiny", True)["train_seconds"] > 0
-
-
-def test_fast_and_full_mode_models_are_kept_apart(tiny, capsys):
-    full = zoo.load_or_train("tiny", tiny, fast=False)
-    zoo.load_or_train("tiny", tiny, fast=True)  # a fast test run ...
-    assert zoo.checkpoint_path("tiny", True) != zoo.checkpoint_path("tiny", False)
-    capsys.readouterr()
-    again = zoo.load_or_train("tiny", tiny, fast=False)  # ... leaves the full-mode model in place
-    assert "Loaded 'tiny'" in capsys.readouterr().out
-    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), again.state_dict().values()))
-
-
-def test_a_checkpoint_from_the_other_mode_or_recipe_is_retrained(tiny, capsys, monkeypatch):
-    zoo.load_or_train("tiny", tiny, fast=True)
-    zoo.checkpoint_path("tiny", True).replace(zoo.checkpoint_path("tiny", False))  # a fast model under the full name
-    capsys.readouterr()
-    zoo.load_or_train("tiny", tiny, fast=False)  # full mode must not reuse a fast-mode model
-    out = capsys.readouterr().out
-    assert "Training 'tiny'" in out and "fast=True in the file but False now" in out
-    monkeypatch.setitem(zoo.RECIPES, "tiny", zoo.Recipe("MLPAutoencoder", {"latent_dim": 3, "hidden_dims": (16,)}, 2, 1, batch_size=64))
-    zoo.load_or_train("tiny", tiny, fast=False)
-    assert "other settings" in capsys.readouterr().out
-
-
-def test_a_damaged_checkpoint_is_reported_and_retrained(tiny, capsys):
-    zoo.load_or_train("tiny", tiny, fast=True)
-    path = zoo.checkpoint_path("tiny", True)
-    path.write_bytes(b"not a checkpoint")
-    capsys.readouterr()
-    zoo.load_or_train("tiny", tiny, fast=True)
-    assert "damaged" in capsys.readouterr().out
-    load_checkpoint(path, zoo.build("tiny"))  # a good file again
-
-
-def test_unknown_recipe_names_the_known_ones():
+def test_recipes_check_their_fields():
+    with pytest.raises(ValueError, match="model must be one of"):
+        zoo.Recipe("MLP")
+    with pytest.raises(TypeError, match="latent_dim must be a whole number"):
+        zoo.Recipe("MLPVAE", latent_dim=2.5)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        zoo.Recipe("MLPVAE", lr=0)
     with pytest.raises(KeyError, match="ae_main"):
-        zoo.build("nope")
+        zoo.from_recipe("nope", run_config(), None)
 
 
-def test_a_checkpoint_without_a_needed_metric_is_retrained(tiny, capsys):
-    model = zoo.build("tiny")
-    zoo.save("tiny", model, True, metrics={"test_loss": 1.0})
-    zoo.load_or_train("tiny", tiny, fast=True, needs=("train_seconds",))
-    assert "does not record train_seconds" in capsys.readouterr().out
-    assert "train_seconds" in zoo.saved_metrics("tiny", True)
+# --------------------------------------------------------------------------- command line and manifest
 
 
-# --------------------------------------------------------------------------- trained(): any model, by settings
-
-
-from vae_helpers.checkpoints import CheckpointError, read_manifest  # noqa: E402
-from vae_helpers.models import MLPAutoencoder  # noqa: E402
-from vae_helpers.utils import RunConfig  # noqa: E402
-
-
-def run_config(retrain=False):
-    return RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0, retrain=retrain,
-                     retrain_reason="RETRAIN = True" if retrain else "")
-
-
-class Trainer:
-    """The notebook's training cell: counts its calls, keeps a snapshot, returns fit's history."""
-
-    def __init__(self, data, epochs=2, interrupt=False):
-        self.data, self.epochs, self.calls, self.keep, self.interrupt = data, epochs, 0, {}, interrupt
-
-    def build(self):
-        return MLPAutoencoder(latent_dim=2, hidden_dims=(16,))
-
-    def __call__(self, model):
-        self.calls += 1
-        history = fit(model, self.data.train.batches(64, seed=0), adam(model.parameters()), ae_loss, self.epochs,
-                      test_data=self.data.test.batches(64, shuffle=False), progress=False, verbose=False)
-        self.keep["first_layer"] = next(model.parameters()).detach().clone()
-        history.interrupted = self.interrupt
-        return history
-
-    def settings(self, **changes):
-        return {"latent_dim": 2, "hidden_dims": (16,), "epochs": self.epochs, "seed": 0, **changes}
-
-
-def test_trained_saves_then_loads_the_model_its_history_and_what_it_kept(tiny, capsys):
-    trainer = Trainer(tiny)
-    model, history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(), keep=trainer.keep)
-    assert trainer.calls == 1 and "Training 'toy'" in capsys.readouterr().out
-    assert history.last("test_loss") < history["test_loss"][0]  # it did train
-    kept = {}
-    again, loaded_history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(), keep=kept)
-    out = capsys.readouterr().out
-    assert trainer.calls == 1 and "Loaded 'toy'" in out and "2 epochs" in out and "RETRAIN = True" in out
-    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
-        assert torch.equal(a, b)
-    assert loaded_history.epochs == history.epochs and loaded_history.steps == pytest.approx(history.steps)
-    assert torch.equal(kept["first_layer"], trainer.keep["first_layer"])
-
-
-def test_trained_is_seeded_and_leaves_the_notebooks_random_stream_alone(tiny):
-    trainer = Trainer(tiny, epochs=1)
-    torch.manual_seed(123)
-    model, _ = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
-    after_training = torch.rand(3)
-    torch.manual_seed(123)
-    loaded, _ = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
-    assert torch.equal(torch.rand(3), after_training)  # the same numbers after it, trained or loaded
-    other = Trainer(tiny, epochs=1)
-    retrained, _ = zoo.trained("toy", other.build, other, run_config(retrain=True), other.settings())
-    for a, b in zip(model.state_dict().values(), retrained.state_dict().values()):
-        assert torch.equal(a, b)  # seeded from the settings: training again gives the same model
-
-
-def test_trained_retrains_on_other_settings_a_damaged_file_or_retrain(tiny, capsys):
-    trainer = Trainer(tiny, epochs=1)
-    zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
-    zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(lr=0.5))
-    assert trainer.calls == 2 and "trained with other settings: lr='<missing>' in the file but 0.5 now" in capsys.readouterr().out
-    zoo.checkpoint_path("toy", True).write_bytes(b"not a checkpoint")
-    zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings(lr=0.5))
-    assert trainer.calls == 3 and "Could not read checkpoint" in capsys.readouterr().out
-    zoo.trained("toy", trainer.build, trainer, run_config(retrain=True), trainer.settings(lr=0.5))
-    assert trainer.calls == 4 and "(RETRAIN = True: saved models are not used)" in capsys.readouterr().out
-    with pytest.raises(TypeError, match="plain values"):
-        zoo.trained("toy", trainer.build, trainer, run_config(), {"device": torch.device("cpu")})
-
-
-def test_an_interrupted_training_is_not_saved(tiny, capsys):
-    trainer = Trainer(tiny, epochs=1, interrupt=True)
-    model, history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
-    assert history.interrupted and "interrupted" in capsys.readouterr().out
-    assert not zoo.checkpoint_path("toy", True).exists() and "toy.fast.pt" not in read_manifest()
-
-
-def test_manifest_round_trips_settings_and_figures(tiny, tmp_path):
-    trainer = Trainer(tiny, epochs=1)
-    model, history = zoo.trained("toy", trainer.build, trainer, run_config(), trainer.settings())
+def test_manifest_records_the_key_and_figures(nb, tiny):
+    calls = []
+    model, history = (lambda ns: (ns["model"], ns["history"]))(cell(nb, tiny, calls))
     entry = read_manifest()["toy.fast.pt"]
-    assert entry["config"] == {"latent_dim": 2, "hidden_dims": [16], "epochs": 1, "seed": 0, "fast": True}
+    assert entry["config"]["fast"] is True and entry["config"]["LR"] == "0.001" and entry["config"]["EPOCHS"] == "2"
     assert entry["metrics"]["test_loss"] == pytest.approx(history.last("test_loss"))
-    assert entry["metrics"]["epochs"] == 1 and entry["model_class"] == "MLPAutoencoder"
+    assert entry["metrics"]["epochs"] == 2 and entry["model_class"] == "MLPAutoencoder"
     assert entry["parameters"] == sum(p.numel() for p in model.parameters())
-    payload = load_checkpoint(zoo.checkpoint_path("toy", True), trainer.build(), config=entry["config"])  # the manifest's settings fit the file
-    assert payload["metrics"] == entry["metrics"]
-    (tmp_path / "manifest.json").write_text("{ damaged")
-    with pytest.raises(CheckpointError, match="manifest.json is damaged"):
-        read_manifest()
-    zoo.save("tiny", zoo.build("tiny"), fast=True)  # saving rebuilds it
-    assert set(read_manifest()) == {"tiny.fast.pt"}
 
 
-def test_train_all_runs_each_notebook_with_retraining_set_and_returns_the_manifest(tmp_path, monkeypatch):
+def test_train_all_reports_what_each_notebook_trained_and_loaded(tmp_path, monkeypatch, capsys):
     import os
 
     import nbformat
@@ -199,23 +288,31 @@ def test_train_all_runs_each_notebook_with_retraining_set_and_returns_the_manife
     monkeypatch.delenv("VAE_RETRAIN", raising=False)
     nb = new_notebook(cells=[new_code_cell(
         "import torch\n"
-        "from vae_helpers.checkpoints import checkpoint_dir, save_checkpoint\n"
+        "from vae_helpers import zoo\n"
+        "from vae_helpers.training import History\n"
         "from vae_helpers.utils import setup\n"
         "cfg = setup(verbose=False)\n"
-        "save_checkpoint(checkpoint_dir() / f'toy-{int(cfg.retrain)}.pt', torch.nn.Linear(2, 1), metrics={'test_loss': 1.5})\n")])
+        "def train(model):\n"
+        "    return History(epochs=[{'epoch': 1, 'train_loss': 1.0, 'test_loss': 1.5, 'train_seconds': 0.1}])\n"
+        "zoo.trained('toy', lambda: torch.nn.Linear(2, 1), train, cfg)\n")])
     path = tmp_path / "01_toy.ipynb"
     nbformat.write(nb, path)
-    assert set(zoo.train_all(retrain=True, notebooks=[path])) == {"toy-1.pt"}
-    assert set(zoo.train_all(retrain=False, notebooks=[path])) == {"toy-1.pt", "toy-0.pt"}
+    assert zoo.train_all(retrain=True, notebooks=[path]) == ["toy"]
+    assert "trained 1 (toy), loaded 0" in capsys.readouterr().out and set(read_manifest()) == {"toy.fast.pt"}
+    assert zoo.train_all(retrain=False, notebooks=[path]) == []
+    assert "trained 0, loaded 1" in capsys.readouterr().out
     assert "VAE_RETRAIN" not in os.environ  # restored
-    assert "toy-0.pt" in zoo.describe_manifest(read_manifest())
 
 
-def test_list_command_prints_the_manifest_or_a_clear_error(tiny, tmp_path, capsys):
-    zoo.save("tiny", zoo.build("tiny"), fast=True, metrics={"test_loss": 12.5})
+def test_list_command_prints_the_manifest_and_rebuilds_a_damaged_one(nb, tiny, tmp_path, capsys):
+    cell(nb, tiny, [])
+    capsys.readouterr()
     assert zoo.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "1 checkpoints in" in out and "tiny.fast.pt" in out and "12.50" in out
-    (tmp_path / "manifest.json").write_text("{ damaged")
-    assert zoo.main(["list"]) == 2
-    assert "manifest.json is damaged" in capsys.readouterr().err
+    assert "1 checkpoints in" in out and "toy.fast.pt" in out
+    for damaged in ("{ damaged", '{"models": []}', "null"):
+        (tmp_path / "manifest.json").write_text(damaged)
+        assert zoo.main(["list"]) == 0
+        captured = capsys.readouterr()
+        assert "toy.fast.pt" in captured.out
+        assert len(captured.err.strip().splitlines()) == 1 and "rebuilt it from the 1 checkpoint files" in captured.err

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import torch
 
+from . import checks
+
+
+def _check_range(low: float, high: float) -> None:
+    checks.number("low", low)
+    checks.number("high", high, above=low)
+
 
 def decoding_accuracy(num_messages: int, noise_std: float, low: float = 0.0, high: float = 10.0,
                       trials: int = 2000, seed: int = 0) -> float:
     """Share of transmissions decoded to the right message, for ``num_messages`` evenly spaced messages."""
-    if num_messages < 1:
-        raise ValueError(f"num_messages must be >= 1, got {num_messages}.")
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be >= 0, got {noise_std}.")
+    checks.count("num_messages", num_messages)
+    checks.number("noise_std", noise_std, minimum=0)
+    _check_range(low, high)
+    checks.count("trials", trials)
+    checks.count("seed", seed, minimum=0)
     if num_messages == 1:
         return 1.0
     messages = torch.linspace(low, high, num_messages, dtype=torch.float64)
@@ -33,6 +41,10 @@ def messages_told_apart(noise_std: float, accuracy: float = 0.95, low: float = 0
                         max_messages: int = 400, trials: int = 1000, seed: int = 0) -> int:
     """How many evenly spaced messages the channel carries: the largest ``n`` such that every set of
     ``2, 3, ..., n`` messages is decoded with at least ``accuracy`` (capped at ``max_messages``)."""
+    checks.number("noise_std", noise_std, minimum=0)
+    checks.number("accuracy", accuracy, above=0, maximum=1)
+    _check_range(low, high)
+    checks.count("max_messages", max_messages)
     n = 1
     while n < max_messages and decoding_accuracy(n + 1, noise_std, low, high, trials, seed) >= accuracy:
         n += 1

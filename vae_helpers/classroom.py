@@ -7,7 +7,9 @@
 (``make student``, ``make html`` and ``make hosted REPO=URL`` run these; ``hosted`` is explained in
 ``vae_helpers.hosted``.) ``student`` and ``html`` build the whole result in a temporary folder
 beside the target and move it into place at the end, so an interrupted run leaves the previous copy
-as it was and never half a new one.
+as it was and never half a new one. They never delete what they did not make: ``--out`` must be a new
+folder or one the same command wrote before (it leaves a marker file there), never a file, the course
+folder or a folder that contains it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import html
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .files import staging_folder
+
+MARKER = ".vae-course-output"  # written into every folder that `student` or `html` makes, naming the command
 SOLUTION_TAG = "solution"
 SOLUTION_MARKER = "<summary>Worked solution</summary>"  # the collapsed note above each solution cell
 
@@ -69,17 +73,38 @@ def student_notebook(nb):
     return nb
 
 
-def _build_atomically(out: Path, build: Callable[[Path], None]) -> Path:
-    """Run ``build(tmp)`` on a fresh temporary folder beside ``out``, then swap it in for ``out``."""
-    out = Path(out).resolve()
-    if out == notebooks_dir() or notebooks_dir() in out.parents:
-        raise ValueError(f"Refusing to write into the course's own notebooks folder ({out}); pick another --out.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+def _check_out(out: Path, command: str) -> None:
+    """Refuse an ``--out`` that this command must not replace: see the module docstring."""
+    course = notebooks_dir().parent.resolve()
+    if out == course or out in course.parents:
+        raise ValueError(f"--out {out} is the course folder or contains it; pick a new folder, e.g. --out {command}.")
+    if out == notebooks_dir().resolve() or notebooks_dir().resolve() in out.parents:
+        raise ValueError(f"--out {out} is inside the course's own notebooks folder; pick another folder.")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ValueError(f"--out {out} is a file, not a folder; pick a folder name that does not exist yet.")
+    if out.exists():
+        marker = out / MARKER
+        made_by = marker.read_text().strip() if marker.is_file() else ""
+        if made_by != command:
+            raise ValueError(f"--out {out} already exists and was not made by the `{command}` command "
+                             f"({'it was made by `' + made_by + '`' if made_by else 'it has no ' + MARKER + ' file'}), "
+                             "so it is left alone. Pick a new folder, or remove this one yourself.")
+
+
+def _build_atomically(out: Path, build: Callable[[Path], None], command: str) -> Path:
+    """Run ``build(tmp)`` on a fresh folder beside ``out``, then put it in place of ``out``: a previous
+    output of the same command is swapped out and deleted, anything else is refused (:func:`_check_out`)."""
+    out = Path(out).expanduser().absolute()
+    out = out.parent.resolve() / out.name
+    old = out.with_name(f".{out.name}-old")
+    if not out.exists() and (old / MARKER).is_file():  # a swap that was interrupted between its two renames
+        os.replace(old, out)
+    _check_out(out, command)
+    tmp = staging_folder(out.parent, f".{out.name}-new")
     try:
         build(tmp)
+        (tmp / MARKER).write_text(command + "\n")
         if out.exists():
-            old = out.with_name(f".{out.name}-old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(out, old)
             os.replace(tmp, out)
@@ -107,7 +132,7 @@ def make_student_copy(out: str | os.PathLike = "student", source: Path | None = 
             nbformat.write(nb, tmp / "notebooks" / path.name)
         (tmp / "README.md").write_text(STUDENT_README)
 
-    out = _build_atomically(Path(out), build)
+    out = _build_atomically(Path(out), build, "student")
     return [out / "notebooks" / p.name for p in notebooks]
 
 
@@ -160,7 +185,7 @@ def export_html(out: str | os.PathLike = "site", notebooks: Iterable[Path] | Non
             "To run it and move the sliders, open the notebooks in Jupyter.</p>\n"
             f"<ol start='0'>\n{items}\n</ol>\n</body></html>\n", encoding="utf-8")
 
-    out = _build_atomically(Path(out), build)
+    out = _build_atomically(Path(out), build, "html")
     return [out / href for href, _ in pages]
 
 

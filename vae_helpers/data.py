@@ -8,6 +8,12 @@ Prepare a machine before class (it needs internet once)::
     python -m vae_helpers.data download     # fetch into the data root
     python -m vae_helpers.data check        # say where the files are and whether they are sound
 
+What is detected, and when. Every load checks that the four files exist, can be read, and have the
+MNIST header and size of their split (a missing, unreadable, truncated, gzip-compressed or foreign
+file stops with a message naming the file and the fix), and that the labels lie in 0-9. ``check``
+also compares each file's MD5 with the official MNIST files and warns, naming the file, where one
+differs (altered bytes, or a rebuilt copy such as a lab's): a warning, because such a copy still works.
+
 Why not ``DataLoader(MNIST(transform=ToTensor()))``? That path converts every image through PIL one
 by one, which costs more than the small models of this course; here a whole split is one tensor and a
 batch is one indexing operation (see ``benchmarks/bench_training_loop.py``).
@@ -17,18 +23,20 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import os
 import shutil
 import struct
 import sys
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import torch
 
-from .utils import course_path
+from . import checks
+from .files import remove_leftovers, staging_folder
+from .utils import course_path, display_path, python_command
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
@@ -37,17 +45,42 @@ FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
 }
+# MD5 of the official, uncompressed files (http://yann.lecun.com/exdb/mnist/, as torchvision unpacks them)
+OFFICIAL_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049  # idx headers: 0x00000803 (uint8, 3 dims) and 0x00000801 (uint8, 1 dim)
 DOWNLOAD_COMMAND = "python -m vae_helpers.data download"
+STAGING = ".mnist-download"  # prefix of the folder a download is unpacked in before it is moved into place
 FAST_TRAIN_SUBSET, FAST_TEST_SUBSET = 5_000, 2_000  # the data of fast mode (VAE_FAST=1)
 
 
-class MNISTNotFoundError(FileNotFoundError):
+class DataError(Exception):
+    """A problem with the MNIST files. In a notebook it shows as its message alone, without a traceback:
+    the message says what is wrong, where, and the command that fixes it."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of the traceback
+        return [f"{type(self).__name__}: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+
+
+class MNISTNotFoundError(DataError, FileNotFoundError):
     """MNIST files are missing and could not be downloaded."""
 
 
-class MNISTCorruptError(RuntimeError):
+class MNISTCorruptError(DataError, RuntimeError):
     """An MNIST file exists but is truncated or not an MNIST file."""
+
+
+class MNISTUnreadableError(DataError, PermissionError):
+    """The data folder or an MNIST file exists but this user cannot read it (or the data root is a file)."""
+
+
+def download_command() -> str:
+    """The command that downloads MNIST, as this learner would type it (this environment's Python)."""
+    return f"{python_command()} -m vae_helpers.data download"
 
 
 # --------------------------------------------------------------------------- where the files are
@@ -63,13 +96,34 @@ def raw_folder(root: str | os.PathLike | None = None) -> Path:
     return Path(root if root is not None else data_root()).expanduser().resolve() / "MNIST" / "raw"
 
 
+def _check_root(root: Path) -> None:
+    """The data root must be a folder (or not exist yet), and one this user can open."""
+    if root.exists() and not root.is_dir():
+        where = "VAE_DATA_DIR points at" if os.environ.get("VAE_DATA_DIR") else "the data root is"
+        raise MNISTUnreadableError(f"{where} {display_path(root)}, which is a file, not a folder. Point VAE_DATA_DIR at the "
+                                   "folder that holds MNIST/raw/ (or at an empty folder to download into).")
+    for folder in (root, root / "MNIST", root / "MNIST" / "raw"):
+        if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+            raise MNISTUnreadableError(f"The folder {display_path(folder)} cannot be opened (permission denied). Make it "
+                                       f"readable (chmod a+rx {display_path(folder)}), or point VAE_DATA_DIR at a copy "
+                                       "you can read.")
+
+
 def check_file(path: Path, is_images: bool, count: int) -> None:
-    """Raise :class:`MNISTCorruptError` unless ``path`` has an MNIST idx header and the matching size."""
+    """Raise :class:`MNISTCorruptError` unless ``path`` has an MNIST idx header and the matching size
+    (:class:`MNISTUnreadableError` when it cannot be read at all)."""
     header_len = 16 if is_images else 8
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        header = f.read(header_len)
-    fix = f"Delete it and run `{DOWNLOAD_COMMAND}` (or copy a good copy there)."
+    fix = f"Delete it and run `{download_command()}` (or copy a good copy there)."
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            header = f.read(header_len)
+    except PermissionError as err:
+        raise MNISTUnreadableError(f"{display_path(path)} cannot be read ({err.strerror}). Make it readable "
+                                   f"(chmod a+r {display_path(path)}), or point VAE_DATA_DIR at a copy you can read.") from err
+    except OSError as err:
+        raise MNISTCorruptError(f"{display_path(path)} cannot be read ({err.strerror}). {fix}") from err
+    path = display_path(path)
     if len(header) < header_len:
         raise MNISTCorruptError(f"{path} is only {size} bytes, too short to be an MNIST file. {fix}")
     magic, n = struct.unpack(">II", header[:8])
@@ -94,32 +148,70 @@ def check_file(path: Path, is_images: bool, count: int) -> None:
         )
 
 
-def find_problems(root: str | os.PathLike | None = None) -> tuple[list[Path], list[str]]:
-    """(missing files, problems with files that exist) for all four MNIST files under ``root``."""
+@dataclass
+class Findings:
+    """What :func:`find_problems` found: missing files, damaged ones, and ones that cannot be read."""
+
+    missing: list[Path] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    def raise_problems(self) -> None:
+        if self.unreadable:
+            raise MNISTUnreadableError("\n".join(self.unreadable))
+        if self.damaged:
+            raise MNISTCorruptError("\n".join(self.damaged))
+
+
+def find_problems(root: str | os.PathLike | None = None) -> Findings:
+    """Check all four MNIST files under ``root`` (header and size, not content; see :func:`checksum_warnings`)."""
+    root = Path(root if root is not None else data_root()).expanduser().resolve()
+    _check_root(root)
     folder = raw_folder(root)
-    missing, problems = [], []
+    found = Findings()
     for image_file, label_file, count in FILES.values():
         for name, is_images in ((image_file, True), (label_file, False)):
             path = folder / name
-            if not path.is_file():
-                missing.append(path)
+            if not path.exists():
+                found.missing.append(path)
                 continue
             try:
                 check_file(path, is_images, count)
+            except MNISTUnreadableError as err:
+                found.unreadable.append(str(err))
             except MNISTCorruptError as err:
-                problems.append(str(err))
-    return missing, problems
+                found.damaged.append(str(err))
+    return found
+
+
+def checksum_warnings(root: str | os.PathLike | None = None) -> list[str]:
+    """One line per MNIST file whose MD5 differs from the official file's (altered bytes or a rebuilt copy)."""
+    folder = raw_folder(root)
+    warnings = []
+    for name, official in OFFICIAL_MD5.items():
+        path = folder / name
+        try:
+            digest = hashlib.md5(path.read_bytes()).hexdigest()
+        except OSError:
+            continue  # missing or unreadable files are reported by find_problems
+        if digest != official:
+            warnings.append(f"warning: {display_path(path)} differs from the official MNIST file (MD5 {digest}, official "
+                            f"{official}): some bytes were changed, or it is a rebuilt copy. The course runs on it, "
+                            f"but its figures may differ a little; `{download_command()} --force` fetches the original.")
+    return warnings
 
 
 def _not_found_message(root: Path, missing: list[Path], reason: str) -> str:
-    lines = [f"MNIST is not in {raw_folder(root)} and {reason}.", "Expected these files there:"]
-    lines += [f"  {p.name}  ({'MISSING' if p in missing else 'ok'})" for p in (raw_folder(root) / n for f in FILES.values() for n in f[:2])]
-    lines += [
+    folder = display_path(raw_folder(root))
+    env = os.environ.get("VAE_DATA_DIR")
+    lines = [
+        f"MNIST is not in {folder} and {reason}.",
         "To fix it, do one of:",
-        f"  - on a machine with internet, run: {DOWNLOAD_COMMAND}",
-        "  - copy the four files (uncompressed) into that folder,",
+        f"  - on a machine with internet, in the course folder: {download_command()}   (or: make data)",
+        f"  - copy the four files (uncompressed) into {folder}",
         "  - or point VAE_DATA_DIR at a folder that already holds MNIST/raw/, e.g. export VAE_DATA_DIR=/path/to/shared/data",
-        f"VAE_DATA_DIR is currently {'set to ' + repr(os.environ['VAE_DATA_DIR']) if os.environ.get('VAE_DATA_DIR') else 'not set'}.",
+        f"VAE_DATA_DIR is {'set to ' + repr(env) if env else 'not set'}. Files expected there: "
+        + ", ".join(f"{p.name} ({'MISSING' if p in missing else 'ok'})" for p in (raw_folder(root) / n for f in FILES.values() for n in f[:2])),
     ]
     return "\n".join(lines)
 
@@ -138,27 +230,28 @@ def download_mnist(root: str | os.PathLike | None = None, force: bool = False) -
     """Fetch MNIST into ``<root>/MNIST/raw`` (default root: :func:`data_root`) and return that folder.
 
     Files are downloaded into a temporary folder beside the target, checked, and only then moved into
-    place, so a failed or interrupted download leaves nothing half-written. Files already present and
-    sound are kept unless ``force``.
+    place, so a failed or interrupted download leaves nothing half-written; what a killed download
+    left behind is removed by the next one. Files already present and sound are kept unless ``force``.
     """
     root = Path(root if root is not None else data_root()).expanduser().resolve()
     folder = raw_folder(root)
-    missing, problems = find_problems(root)
-    if not force and not missing and not problems:
+    found = find_problems(root)
+    if not force and not found.missing and not found.damaged and not found.unreadable:
         return folder
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=".mnist-download-"))
+        staging = staging_folder(root, STAGING)
     except OSError as err:
-        raise MNISTNotFoundError(_not_found_message(root, missing, f"the folder cannot be written ({err})")) from err
+        raise MNISTNotFoundError(_not_found_message(root, found.missing, f"the folder {display_path(root)} cannot be "
+                                                    f"written ({err.strerror or err})")) from None
     try:
         try:
             _torchvision_download(staging)
         except Exception as err:  # no network, a mirror down, an md5 mismatch...
-            raise MNISTNotFoundError(_not_found_message(root, missing, f"downloading it failed ({err})")) from err
-        _, staged_problems = find_problems(staging)
-        if staged_problems:
-            raise MNISTCorruptError("The downloaded files are damaged:\n" + "\n".join(staged_problems))
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise MNISTNotFoundError(_not_found_message(root, found.missing, f"downloading it failed ({first})")) from None
+        staged = find_problems(staging)
+        if staged.damaged or staged.missing:
+            raise MNISTCorruptError("The downloaded files are damaged:\n" + "\n".join(staged.damaged))
         folder.mkdir(parents=True, exist_ok=True)
         for image_file, label_file, _ in FILES.values():
             for name in (image_file, label_file):
@@ -218,8 +311,11 @@ class Batches:
     """
 
     def __init__(self, split: Split, batch_size: int = 128, shuffle: bool = True, seed: int | None = None, drop_last: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        if not isinstance(split, Split):
+            raise TypeError(f"split must be a data.Split (e.g. mnist.train), got {type(split).__name__}.")
+        checks.count("batch_size", batch_size)
+        if seed is not None:
+            checks.count("seed", seed, minimum=0)
         if len(split) == 0:
             raise ValueError("Cannot make batches of an empty split.")
         if drop_last and batch_size > len(split):
@@ -246,34 +342,41 @@ class Batches:
             yield to_float(images[idx]), labels[idx]
 
 
+def _signature(folder: Path, split: str) -> tuple:
+    """Size and modification time of a split's files: a file replaced on disk is read again."""
+    stats = [(folder / name).stat() for name in FILES[split][:2]]
+    return tuple((st.st_size, st.st_mtime_ns) for st in stats)
+
+
 @functools.lru_cache(maxsize=4)
-def _read_split(folder: str, split: str) -> Split:
+def _read_split(folder: str, split: str, signature: tuple) -> Split:
     from torchvision.datasets import MNIST
 
     ds = MNIST(str(Path(folder).parent.parent), train=(split == "train"), download=False)
     images, labels = ds.data.contiguous(), ds.targets.to(torch.int64)
     if labels.min() < 0 or labels.max() >= NUM_CLASSES:
-        raise MNISTCorruptError(f"{folder}/{FILES[split][1]} holds labels outside 0-9; delete it and run `{DOWNLOAD_COMMAND}`.")
+        raise MNISTCorruptError(f"{display_path(Path(folder) / FILES[split][1])} holds labels outside 0-9; delete it "
+                                f"and run `{download_command()}`.")
     return Split(images, labels)
 
 
 def load_split(split: str = "train", root: str | os.PathLike | None = None, download: bool = True) -> Split:
     """The whole ``"train"`` (60,000) or ``"test"`` (10,000) split, read from disk once and then cached.
 
-    Missing files are downloaded when ``download`` is true; a failed download, or a truncated or
-    corrupt file, raises an error that says which file, where, and how to fix it.
+    Missing files are downloaded when ``download`` is true; a failed download, or a truncated,
+    corrupt or unreadable file, raises a :class:`DataError` that says which file, where, and how to fix it.
     """
-    if split not in FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    checks.choice("split", split, FILES)
     root = Path(root if root is not None else data_root()).expanduser().resolve()
-    missing, problems = find_problems(root)
-    if problems:
-        raise MNISTCorruptError("\n".join(problems))
-    if missing:
+    remove_leftovers(root, STAGING) if root.is_dir() else None  # what a killed download left
+    found = find_problems(root)
+    found.raise_problems()
+    if found.missing:
         if not download:
-            raise MNISTNotFoundError(_not_found_message(root, missing, "downloading is switched off"))
+            raise MNISTNotFoundError(_not_found_message(root, found.missing, "downloading is switched off"))
         download_mnist(root)
-    return _read_split(str(raw_folder(root)), split)
+    folder = raw_folder(root)
+    return _read_split(str(folder), split, _signature(folder, split))
 
 
 
@@ -287,6 +390,11 @@ class MNIST(NamedTuple):
 
 def split_indices(num_train: int, val_size: int = 0, subset: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded, disjoint (train, validation) index sets out of ``num_train`` training examples, each sorted."""
+    checks.count("num_train", num_train)
+    checks.count("val_size", val_size, minimum=0)
+    if subset is not None:
+        checks.count("subset", subset)
+    checks.count("seed", seed, minimum=0)
     if not 0 <= val_size < num_train:
         raise ValueError(f"val_size={val_size} must be between 0 and {num_train - 1}.")
     left = num_train - val_size
@@ -317,6 +425,8 @@ def load_mnist(
         seed: which random choice of subset / validation images; the same seed gives the same images.
         device: move the splits there (a GPU keeps the whole dataset in its memory).
     """
+    if test_subset is not None:
+        checks.count("test_subset", test_subset)
     train, test = load_split("train", root, download), load_split("test", root, download)
     if subset is not None or val_size:
         train_idx, val_idx = split_indices(len(train), val_size, subset, seed)
@@ -335,6 +445,8 @@ def load_mnist(
 
 def course_mnist(fast: bool, device: str | torch.device | None = None) -> MNIST:
     """The data the notebooks train on: all of MNIST, or in fast mode 5,000 training and 2,000 test images."""
+    if not isinstance(fast, bool):
+        raise TypeError(f"fast must be True or False (cfg.fast from setup()), got {fast!r}.")
     if fast:
         return load_mnist(subset=FAST_TRAIN_SUBSET, test_subset=FAST_TEST_SUBSET, device=device)
     return load_mnist(device=device)
@@ -348,8 +460,10 @@ def examples(split: Split, n: int = 10, one_per_class: bool = False, seed: int =
 
     With ``one_per_class`` the labels cycle 0, 1, ..., 9, 0, 1, ... (``n=10``: one of each digit).
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}.")
+    if not isinstance(split, Split):
+        raise TypeError(f"split must be a data.Split (e.g. mnist.test), got {type(split).__name__}.")
+    checks.count("n", n)
+    checks.count("seed", seed, minimum=0)
     g = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(split), generator=g).to(split.device)
     if not one_per_class:
@@ -384,23 +498,29 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--root", help="data root (default: $VAE_DATA_DIR, else data/ in the course folder)")
     p_down.add_argument("--force", action="store_true", help="download again even if the files look fine")
     args = parser.parse_args(argv)
-    root = Path(args.root).expanduser().resolve() if args.root else data_root()
     try:
+        root = Path(args.root).expanduser().resolve() if args.root else data_root()
         if args.command == "download":
             folder = download_mnist(root, force=args.force)
-            print(f"MNIST is ready in {folder}")
-        missing, problems = find_problems(root)
-        if missing or problems:
-            print(_not_found_message(root, missing, "is not complete") if missing else "", *problems, sep="\n", file=sys.stderr)
+            print(f"MNIST is ready in {display_path(folder)}")
+        found = find_problems(root)
+        if found.missing:
+            print(_not_found_message(root, found.missing, "is not complete"), file=sys.stderr)
+        if found.missing or found.damaged or found.unreadable:
+            print(*found.unreadable, *found.damaged, sep="\n", file=sys.stderr)
             return 1
         for split in FILES:
             s = load_split(split, root, download=False)
             print(f"{split:5s}: {len(s):6,d} images, labels {s.labels.bincount().tolist()}")
-        print(f"MNIST is complete and sound in {raw_folder(root)}")
+        warnings = checksum_warnings(root)
+        print(*warnings, sep="\n", file=sys.stderr) if warnings else None
+        print(f"MNIST is complete and readable in {display_path(raw_folder(root))}"
+              + (f" ({len(warnings)} of 4 files differ from the official ones, see above)" if warnings
+                 else "; every file matches the official MNIST checksums"))
         if args.root is None and not os.environ.get("VAE_DATA_DIR"):
             print("(Set VAE_DATA_DIR to use a different folder, e.g. a shared one in a lab.)")
         return 0
-    except (MNISTNotFoundError, MNISTCorruptError) as err:
+    except DataError as err:
         print(err, file=sys.stderr)
         return 1
 

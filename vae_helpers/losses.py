@@ -13,6 +13,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
+
+
+def _pair(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``x`` shaped like ``logits`` (flat images ``(B, 784)`` against logits ``(B, 1, 28, 28)`` are fine)."""
+    checks.tensor("logits", logits, floating=True)
+    checks.tensor("x", x, floating=True)
+    if x.shape != logits.shape:
+        if x.numel() != logits.numel() or len(x) != len(logits):
+            raise ValueError(f"x {tuple(x.shape)} and logits {tuple(logits.shape)} must hold the same images: "
+                             "one logit per pixel of each image.")
+        x = x.reshape(logits.shape)
+    return x
+
+
+def _batch_x(batch: Any) -> torch.Tensor:
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return checks.tensor("the batch's images", x, floating=True)
+
 
 def bce_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of targets ``x`` in [0, 1] under pixel ``logits``, summed per example.
@@ -20,6 +39,7 @@ def bce_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     ``-sum(x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)))``, computed from logits for stability.
     Shapes: ``(B, ...)`` -> ``(B,)``.
     """
+    x = _pair(logits, x)
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(start_dim=1).sum(dim=1)
 
 
@@ -28,7 +48,15 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
     ``0.5 * sum(mu^2 + exp(logvar) - logvar - 1)`` over latent dimensions. Shapes: ``(B, D)`` -> ``(B,)``.
     """
+    _check_gaussian(mu, logvar)
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)
+
+
+def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    checks.tensor("mu", mu, ndim=2, floating=True)
+    checks.tensor("logvar", logvar, ndim=2, floating=True)
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape (B, latent_dim).")
 
 
 def vae_loss(model: nn.Module, batch: Any, beta: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -36,29 +64,53 @@ def vae_loss(model: nn.Module, batch: Any, beta: float = 1.0) -> tuple[torch.Ten
 
     Returns ``(loss, {"recon": ..., "kl": ...})``, all per-example means in nats; plugs into ``training.fit``.
     """
-    x = batch[0]
+    checks.number("beta", beta, minimum=0)
+    x = _batch_x(batch)
     logits, mu, logvar = model(x)
     recon, kl = bce_loss(logits, x).mean(), kl_divergence(mu, logvar).mean()
     return recon + beta * kl, {"recon": recon.detach(), "kl": kl.detach()}
 
 
+def vae_loss_with_warmup(warmup_steps: int):
+    """A loss function for ``training.fit``: the VAE loss whose KL weight rises linearly from 0 to 1 over
+    the first ``warmup_steps`` training steps, then stays at 1 (*KL warm-up*: Bowman et al. 2016,
+    arXiv:1511.06349; Sønderby et al. 2016, arXiv:1602.02282). Early on the codes learn to carry
+    information before the KL term pulls them towards the prior, so fewer latent dimensions switch off.
+    Evaluation (the model in eval mode) always uses weight 1: the test figures are the plain negative ELBO.
+    Make a new one for each training run: it counts its steps."""
+    checks.count("warmup_steps", warmup_steps, minimum=0)
+    state = {"step": 0}
+
+    def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        beta = 1.0
+        if model.training:
+            beta = min(1.0, state["step"] / warmup_steps) if warmup_steps else 1.0
+            state["step"] += 1
+        return vae_loss(model, batch, beta=beta)
+
+    return loss_fn
+
+
 def ae_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Autoencoder loss for a batch ``(x, y)``: BCE summed over pixels, averaged over the batch (nats per image)."""
-    x = batch[0]
+    x = _batch_x(batch)
     return bce_loss(model(x), x).mean(), {}
 
 
 def add_noise(x: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """``x`` plus Gaussian noise of standard deviation ``noise_std``, clipped back into [0, 1]."""
+    checks.tensor("x", x, floating=True)
+    checks.number("noise_std", noise_std, minimum=0)
     noise = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device)
     return (x + noise_std * noise.to(x.device)).clamp_(0.0, 1.0)
 
 
 def denoising_loss(noise_std: float):
     """A loss function for ``training.fit``: reconstruct the clean ``x`` from a noisy copy of it."""
+    checks.number("noise_std", noise_std, minimum=0)
 
     def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = batch[0]
+        x = _batch_x(batch)
         return bce_loss(model(add_noise(x, noise_std)), x).mean(), {}
 
     return loss_fn
@@ -69,11 +121,13 @@ def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
     A dimension whose KL is near zero carries no information: its code is the prior whatever the image.
     """
+    _check_gaussian(mu, logvar)
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(dim=0)
 
 
 def mse_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Squared error between ``sigmoid(logits)`` and ``x``, summed per example: ``(B, ...) -> (B,)``."""
+    x = _pair(logits, x)
     return (torch.sigmoid(logits) - x).pow(2).flatten(start_dim=1).sum(dim=1)
 
 
@@ -83,14 +137,11 @@ def beta_vae_loss(beta: float, recon: str = "bce"):
     ``recon`` is ``"bce"`` (binary cross-entropy) or ``"mse"`` (squared error), summed over pixels.
     ``beta = 0`` trains on reconstruction alone; the returned metrics are the unweighted terms.
     """
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}.")
-    recon_fn = {"bce": bce_loss, "mse": mse_loss}.get(recon)
-    if recon_fn is None:
-        raise ValueError(f"recon must be 'bce' or 'mse', got {recon!r}.")
+    checks.number("beta", beta, minimum=0)
+    recon_fn = {"bce": bce_loss, "mse": mse_loss}[checks.choice("recon", recon, ("bce", "mse"))]
 
     def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = batch[0]
+        x = _batch_x(batch)
         logits, mu, logvar = model(x)
         recon_loss, kl = recon_fn(logits, x).mean(), kl_divergence(mu, logvar).mean()
         return recon_loss + beta * kl, {"recon": recon_loss.detach(), "kl": kl.detach()}
@@ -100,7 +151,7 @@ def beta_vae_loss(beta: float, recon: str = "bce"):
 
 def kl_only_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Only the KL term (no reconstruction): what the codes look like when nothing asks them to carry information."""
-    x = batch[0]
+    x = _batch_x(batch)
     logits, mu, logvar = model(x)
     kl = kl_divergence(mu, logvar).mean()
     return kl, {"recon": bce_loss(logits, x).mean().detach(), "kl": kl.detach()}

@@ -13,7 +13,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import checks
 from .models import CodebookDecoder
+from .training import History
+from .utils import RunConfig
+from .zoo import trained
 
 
 def reconstruction_mse(model: CodebookDecoder, images: torch.Tensor) -> float:
@@ -41,8 +45,16 @@ def train_codebook(
     Each step uses all images when there are at most ``batch_size``, else a random batch of indices
     drawn from a generator seeded with ``seed`` (so a run repeats exactly).
     """
+    if not isinstance(model, CodebookDecoder):
+        raise TypeError(f"model must be a CodebookDecoder, got {type(model).__name__}.")
+    checks.tensor("images", images, ndim=4, floating=True)
     if len(images) != model.config["num_images"]:
-        raise ValueError(f"The model stores {model.config['num_images']} images but {len(images)} were given.")
+        raise ValueError(f"images holds {len(images)} images but the model stores {model.config['num_images']}: "
+                         "give it exactly the images it memorizes.")
+    checks.count("num_steps", num_steps)
+    checks.number("lr", lr, above=0)
+    checks.count("batch_size", batch_size)
+    checks.count("seed", seed, minimum=0)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     n = len(images)
@@ -74,8 +86,7 @@ def capacity_sweep(
     batch_size: int = 64,
     seed: int = 0,
     progress: bool = True,
-    cfg=None,
-    images_note: str = "",
+    cfg: RunConfig | None = None,
 ) -> list[dict]:
     """Memorize the first ``N`` of ``images`` for each ``N`` in ``sizes`` and each kind of code.
 
@@ -83,12 +94,16 @@ def capacity_sweep(
     ``input_params`` counts the code table (if trained) plus the decoder's first layer.
 
     With the notebook's ``cfg`` (from ``setup()``), each model goes through ``zoo.trained``: saved after
-    training and loaded on the next run when its settings match; ``images_note`` says which images
-    were stored (part of those settings). Without it every model is trained here, nothing is saved.
+    training and loaded on the next run when nothing it depends on changed (these settings, the images,
+    the code). Without it every model is trained here, nothing is saved.
     """
-    from .training import History
-    from .zoo import trained
-
+    checks.tensor("images", images, ndim=4, floating=True)
+    if isinstance(sizes, (str, bytes)) or not sizes:
+        raise ValueError(f"sizes must be a non-empty list of how many images to store, e.g. [1, 4, 16]; got {sizes!r}.")
+    for n in sizes:
+        checks.count("every entry of sizes", n)
+    for code in codes:
+        checks.choice("every entry of codes", code, ("onehot", "learned", "random"))
     if max(sizes) > len(images):
         raise ValueError(f"sizes go up to {max(sizes)} but only {len(images)} images were given.")
     rows, trained_here = [], 0
@@ -98,8 +113,6 @@ def capacity_sweep(
             return CodebookDecoder(n, code, code_dim=code_dim, channels=channels, seed=seed).to(images.device)
 
         def train(model):
-            nonlocal trained_here
-            trained_here += 1
             start = time.perf_counter()
             losses = train_codebook(model, images[:n], num_steps, lr=lr, batch_size=batch_size, seed=seed)
             return History(epochs=[{"epoch": 1, "train_loss": losses[-1], "train_seconds": time.perf_counter() - start}],
@@ -109,10 +122,10 @@ def capacity_sweep(
             torch.manual_seed(seed)
             model = build()
             train(model)
+            trained_here += 1
         else:
-            settings = {"num_images": n, "code": code, "code_dim": code_dim, "channels": tuple(channels), "steps": num_steps,
-                        "lr": lr, "batch_size": batch_size, "seed": seed, "images": images_note}
-            model, _ = trained(f"codebook_{code}_{n}", build, train, cfg, settings, verbose=False)
+            model, history = trained(f"codebook_{code}_{n}", build, train, cfg, seed=seed, verbose=False)
+            trained_here += not history.loaded
         counts = model.parameter_counts()
         rows.append({"N": n, "code": code, "params": counts["total"], "input_params": counts["codes"] + counts["input_layer"],
                      "mse": reconstruction_mse(model, images[:n]), "model": model})

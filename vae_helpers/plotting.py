@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
+from . import checks
+
 
 def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.ndarray]:
     """``plt.subplots`` without pyplot keeping the figure: returns ``(fig, axes)`` with ``axes`` 2-D."""
@@ -26,6 +28,8 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.nda
 
 def _as_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
     """``(B, 1, H, W)``, ``(B, H, W)`` or ``(H, W)`` in [0, 1] (or uint8) -> float array ``(B, H, W)``."""
+    if not isinstance(images, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"images must be a tensor or an array of grey images, got {type(images).__name__}.")
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
@@ -33,10 +37,10 @@ def _as_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
         arr = arr[None]
     if arr.ndim == 4:
         if arr.shape[1] != 1:
-            raise ValueError(f"Expected single-channel images (B, 1, H, W), got shape {arr.shape}.")
+            raise ValueError(f"images must have one channel, (B, 1, H, W); got shape {arr.shape}.")
         arr = arr[:, 0]
     if arr.ndim != 3:
-        raise ValueError(f"Expected images shaped (B, 1, H, W), (B, H, W) or (H, W), got {arr.shape}.")
+        raise ValueError(f"images must be shaped (B, 1, H, W), (B, H, W) or (H, W), got {arr.shape}.")
     return arr
 
 
@@ -51,8 +55,10 @@ def show_images(
     arr = _as_numpy_images(images)
     n = len(arr)
     if labels is not None and len(labels) != n:
-        raise ValueError(f"Got {n} images but {len(labels)} labels.")
-    ncols = max(1, min(ncols, n))
+        raise ValueError(f"labels must give one label per image: got {n} images but {len(labels)} labels.")
+    checks.count("ncols", ncols)
+    checks.number("scale", scale, above=0)
+    ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = new_figure(nrows, ncols, figsize=(scale * 1.1 * ncols, scale * (1.25 if labels is not None else 1.1) * nrows + (0.4 if title else 0)))
     for i, ax in enumerate(axes.flat):
@@ -71,6 +77,10 @@ def show_images(
 def plot_history(history, keys: Sequence[str] = ("train_loss", "test_loss"), ax: Axes | None = None,
                  logy: bool = False, ylabel: str = "loss") -> Figure:
     """Per-epoch curves of ``keys`` from a ``training.History``."""
+    from .training import History
+
+    if not isinstance(history, History):
+        raise TypeError(f"history must be the History that fit() returns, got {type(history).__name__}.")
     if ax is None:
         fig, axes = new_figure(figsize=(5, 3.2))
         ax = axes[0, 0]
@@ -92,7 +102,8 @@ def png_bytes(image: torch.Tensor | np.ndarray, scale: int = 8) -> bytes:
     nearest-neighbour so pixels stay crisp (for ``ipywidgets.Image``)."""
     arr = _as_numpy_images(image)
     if len(arr) != 1:
-        raise ValueError(f"png_bytes takes one image, got {len(arr)}.")
+        raise ValueError(f"image must be one image, got {len(arr)}.")
+    checks.count("scale", scale)
     pixels = (np.clip(arr[0], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     img = Image.fromarray(pixels)  # 2-D uint8 -> mode "L"
     if scale != 1:
@@ -160,7 +171,7 @@ def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax
     xy, note = project_2d(codes)
     labels = torch.as_tensor(labels).cpu()
     if len(labels) != len(xy):
-        raise ValueError(f"Got {len(xy)} codes but {len(labels)} labels.")
+        raise ValueError(f"labels must give one label per code: got {len(xy)} codes but {len(labels)} labels.")
     if ax is None:
         fig, axes = new_figure(figsize=(6.2, 5.2))
         ax = axes[0, 0]
@@ -182,12 +193,15 @@ def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0
     """Several image grids side by side, one titled panel per entry: ``{"title": images (B, 1, H, W)}``."""
     from torchvision.utils import make_grid
 
-    if not grids:
-        raise ValueError("show_grids needs at least one grid of images.")
+    if not isinstance(grids, dict) or not grids:
+        raise ValueError("grids must be a non-empty dict {title: images (B, 1, H, W)}.")
+    checks.count("nrow", nrow)
+    checks.number("scale", scale, above=0)
     fig, axes = new_figure(1, len(grids), figsize=(scale * 4.2 * len(grids), scale * 4.4))
     for ax, (title, images) in zip(axes[0], grids.items()):
-        if images.ndim != 4 or images.shape[1] != 1:
-            raise ValueError(f"'{title}': expected images shaped (B, 1, H, W), got {tuple(images.shape)}.")
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 1:
+            raise ValueError(f"grids[{title!r}] must be images shaped (B, 1, H, W), got "
+                             f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}.")
         grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=0.5)[0]
         ax.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title)

@@ -5,17 +5,25 @@ Environment variables read here (all optional):
 - ``VAE_FAST``        ``1`` for a quick run with small subsets and few epochs (tests use it).
 - ``VAE_NUM_THREADS`` number of CPU threads torch may use (default: the CPUs this process may run on).
 - ``VAE_DEVICE``      force a device, e.g. ``cpu`` (default: CUDA, then Apple MPS, then CPU).
+- ``VAE_SEED``        the seed of every notebook's run instead of the one in its setup cell (to measure
+  how much a figure depends on it: ``benchmarks/notebook_spread.py``).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
+
+from . import checks
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -51,15 +59,65 @@ def course_path(env_var: str, folder: str) -> Path:
     return (root / folder) if root else Path.home() / ".cache" / "vae_helpers" / folder
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as a message should show it: relative to the course folder when it is inside or beside it
+    (``checkpoints/vae_main.pt``, ``../shared/data``), under ``~`` when it is in the home folder, else whole."""
+    path = Path(path).expanduser().resolve()
+    root = repo_root()
+    if root is not None:
+        try:
+            relative = Path(os.path.relpath(path, root))
+        except ValueError:  # another drive (Windows)
+            relative = None
+        if relative is not None and relative.parts.count("..") <= 1:
+            return relative.as_posix()
+    home = Path.home()
+    if home in path.parents:
+        return "~/" + path.relative_to(home).as_posix()
+    return str(path)
+
+
+def python_command() -> str:
+    """How to call this environment's Python from the course folder: ``.venv/bin/python`` for the course's
+    own virtual environment, ``python`` when that is this interpreter, else its full path."""
+    exe = Path(sys.executable)
+    root = repo_root()
+    if root is not None:
+        try:
+            return exe.relative_to(root).as_posix() if sys.platform != "win32" else str(exe.relative_to(root))
+        except ValueError:
+            pass
+    for name in ("python", "python3"):
+        found = shutil.which(name)
+        if found and os.path.realpath(found) == os.path.realpath(exe):
+            return name
+    return f'"{exe}"' if " " in str(exe) else str(exe)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python's ``random``, NumPy and torch (CPU and CUDA) in one call.
 
     Returns a fresh ``torch.Generator`` seeded with ``seed`` for code that takes one explicitly.
     """
+    checks.count("seed", seed, minimum=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def preserved_random_state() -> Iterator[None]:
+    """Run a block with its own random numbers: Python's ``random``, NumPy's and torch's (CPU and every
+    CUDA device) are put back as they were when it ends, whatever the block drew or seeded."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
 
 
 def available_cpus() -> int:
@@ -85,8 +143,7 @@ def configure_threads(num_threads: int | None = None) -> int:
             num_threads = int(env)
         else:
             num_threads = min(torch.get_num_threads(), available_cpus())
-    if num_threads < 1:
-        raise ValueError(f"num_threads must be >= 1, got {num_threads}.")
+    checks.count("num_threads", num_threads)
     torch.set_num_threads(num_threads)
     return num_threads
 
@@ -120,6 +177,8 @@ def get_device(verbose: bool = True) -> torch.device:
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) scalar parameters in ``model``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -134,6 +193,11 @@ class RunConfig:
     retrain: bool = False  # train every model here even when a checkpoint with the same settings exists
     retrain_reason: str = ""  # what turned retraining on: "RETRAIN = True" or "VAE_RETRAIN=1"
 
+    def __fingerprint__(self) -> dict:
+        """What of these settings a trained model depends on (``fingerprint``): the mode, not the
+        device or the number of threads, so a model trained on one machine is reused on another."""
+        return {"fast": self.fast}
+
 
 def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> RunConfig:
     """The setup cell at the top of every notebook (after the Colab install cell): read fast mode, set
@@ -142,6 +206,12 @@ def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> R
     ``retrain`` (or ``VAE_RETRAIN=1``): train every model in the notebook even when a saved one with the
     same settings exists (see ``zoo.trained``). Notebooks that save models pass their ``RETRAIN`` flag,
     and the setup cell then says what happens to saved models; the others leave it out."""
+    checks.count("seed", seed, minimum=0)
+    env_seed = os.environ.get("VAE_SEED", "").strip()
+    if env_seed:
+        if not env_seed.isdigit():
+            raise ValueError(f"VAE_SEED={env_seed!r} must be a whole number >= 0, e.g. VAE_SEED=1.")
+        seed = int(env_seed)
     fast = fast_mode()
     reason = "RETRAIN = True" if retrain else ("VAE_RETRAIN=1" if _env_flag("VAE_RETRAIN") else "")
     threads = configure_threads()
@@ -149,7 +219,7 @@ def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> R
     device = get_device(verbose=verbose)
     if verbose:
         mode = "ON (VAE_FAST=1: small subsets, few epochs)" if fast else "off (full course settings)"
-        print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}")
+        print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}" + (" (VAE_SEED)" if env_seed else ""))
         if retrain is not None:
             print("Saved models: " + (f"ignored ({reason}): every model is trained here" if reason else
                                       "loaded when their settings match (set RETRAIN = True to train them here)"))
@@ -171,6 +241,8 @@ def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = T
     try:
         with torch.no_grad():
             model(example)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"example does not fit the model: {err}") from None
     finally:
         for h in hooks:
             h.remove()

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from PIL import Image, ImageDraw
 
+from . import checks
 from .data import Split
 from .losses import kl_per_dimension
 from .plotting import figure_png, new_figure, plot_latent_scatter, png_bytes
@@ -80,14 +81,13 @@ def _device_of(decode: Decode) -> torch.device:
 
 def _check_decoder(decode: Decode, latent_dim: int, device: torch.device) -> tuple[int, int]:
     """Run the decoder once on a zero code, with a clear message if it does not fit; returns ``(H, W)``."""
-    if latent_dim < 1:
-        raise ValueError(f"latent_dim must be >= 1, got {latent_dim}.")
+    checks.count("latent_dim", latent_dim)
     with torch.no_grad():
         try:
             out = decode(torch.zeros(1, latent_dim, device=device))
         except Exception as err:
-            raise ValueError(f"The decoder does not accept codes of size {latent_dim}: {err}. "
-                             "Pass the latent size the model was built with.") from err
+            raise ValueError(f"latent_dim={latent_dim} does not fit the decoder ({err}). "
+                             "Pass the latent size the model was built with.") from None
     if out.ndim != 4 or out.shape[:2] != (1, 1):
         raise ValueError(f"The decoder must return logits shaped (B, 1, H, W), got {tuple(out.shape)}.")
     return int(out.shape[2]), int(out.shape[3])
@@ -112,9 +112,10 @@ def first_of_class(labels: torch.Tensor, digit: int) -> int:
 
 
 def _check_index(index: int, n: int) -> int:
-    if not 0 <= int(index) < n:
-        raise IndexError(f"Test digit {index} does not exist: pick an index from 0 to {n - 1}.")
-    return int(index)
+    checks.count("index", index, minimum=0)
+    if index >= n:
+        raise ValueError(f"index {index} is not a test digit: pick an index from 0 to {n - 1}.")
+    return index
 
 
 def nice_step(span: float, steps: int = 120) -> float:
@@ -301,12 +302,10 @@ class LatentSliders(_Panel):
         an autoencoder has no prior, so its sliders span its test codes' range and "random" draws from a
         Gaussian fitted to those codes. ``start`` is the test digit whose code the panel starts from.
         """
-        if order not in ("kl", "first"):
-            raise ValueError(f"order must be 'kl' or 'first', got {order!r}.")
+        checks.choice("order", order, ("kl", "first"))
+        checks.count("k", k)
         mu, logvar = encode_split(model, split)
         latent_dim = mu.shape[1]
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}.")
         k = min(k, latent_dim)
         notes = []
         if logvar is not None:
@@ -479,7 +478,7 @@ class LatentExplorer(_Panel):
         """The explorer for a model with a 2-D code (a VAE's means, or an autoencoder's codes) on ``split``."""
         codes, _ = encode_split(model, split)
         if codes.shape[1] != 2:
-            raise ValueError(f"This model's code has {codes.shape[1]} dimensions; LatentExplorer needs 2. "
+            raise ValueError(f"LatentExplorer needs a 2-D latent code; this model's latent_dim is {codes.shape[1]}. "
                              "Use LatentSliders.for_model for larger codes.")
         return cls(model.decode, codes, split.labels, scale=scale, title=title)
 
@@ -564,15 +563,14 @@ class Interpolation(_Panel):
         import ipywidgets as w
 
         super().__init__()
-        if not models:
-            raise ValueError("Interpolation needs at least one model, e.g. {'autoencoder': ae, 'VAE': vae}.")
+        if not isinstance(models, Mapping) or not models:
+            raise ValueError("models must be a dict of at least one named model, e.g. {'autoencoder': ae, 'VAE': vae}.")
         for name, model in models.items():
             if not (hasattr(model, "encode") and hasattr(model, "decode")):
                 raise TypeError(f"Model {name!r} needs encode() and decode() methods.")
         if images.ndim != 4 or images.shape[1] != 1:
             raise ValueError(f"images must be (N, 1, H, W), got {tuple(images.shape)}.")
-        if steps < 2:
-            raise ValueError(f"steps must be >= 2 (the two ends), got {steps}.")
+        checks.count("steps", steps, minimum=2)
         self.models, self.images, self.steps = dict(models), images, steps
         self.labels = _check_labels(labels, len(images))
         self.scale, self.strip_scale = scale, strip_scale

@@ -1,0 +1,153 @@
+"""Every figure a notebook quotes or checks, measured over seeds, thread counts and processors.
+
+Runs the course notebooks headless, as a learner's Run All does, once per combination of seed
+(``VAE_SEED``, which every training cell uses), CPU threads (``VAE_NUM_THREADS``) and instruction
+set (``--isa other-cpu`` emulates another processor: PyTorch's kernels use AVX2 at most and MKL's
+matrix products their "compatible" code path, so sums round differently),
+each time training every model afresh into a temporary checkpoint folder. From each run it reads
+the figures the notebooks print (the patterns below), and whether every cell ran. Then it prints,
+per figure, min / median / max over the runs, and where a notebook checks a figure, the margin
+left to its bound.
+
+    python benchmarks/notebook_spread.py 04                          # notebook 04, 3 seeds x 1, 2 threads
+    python benchmarks/notebook_spread.py 01 03 04 05 --isa default other-cpu --out spread.json
+    python benchmarks/notebook_spread.py 05 --fast                   # fast mode
+
+Full mode takes the notebooks' full time per run (notebook 04: about 2 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# another processor, emulated: PyTorch's own kernels limited to AVX2 (no AVX-512), and MKL's matrix products
+# on its "compatible" code path, so that floating-point sums round as they would on different hardware
+ISA_ENV = {
+    "default": {},
+    "other-cpu": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"},
+}
+NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+
+# notebook number -> {figure name: (regex with one group over the notebook's printed output, bound or None)}
+# A bound is (">" or "<", value): the check the notebook makes, whose margin the summary reports.
+FIGURES: dict[str, dict[str, tuple[str, tuple[str, float] | None]]] = {
+    "01": {
+        "final MSE": (rf"final MSE: {NUMBER}", ("<", 1e-4)),
+    },
+    "03": {
+        "ae_main test BCE": (rf"test BCE: {NUMBER} nats per image", ("<", 85.0)),
+        "conv AE test BCE": (rf"convolutional {NUMBER} nats", None),
+        "denoiser gain at noise 0.25": (rf"noise 0.25: MSE .*\({NUMBER}x closer", (">", 1.0)),
+        "denoiser gain at noise 0.5": (rf"noise 0.5: MSE .*\({NUMBER}x closer", (">", 1.0)),
+    },
+    "04": {
+        "vae_main test -ELBO": (rf"test negative ELBO: {NUMBER} nats per image", ("<", 110.0)),
+        "vae_main test KL": (rf"\+ KL {NUMBER}\)", (">", 1.0)),
+        "vae_main training seconds": (rf"epochs and {NUMBER} s of training", None),
+        "pixel-mean VAE test KL": (rf"averaged over pixels: test KL\s+{NUMBER}", None),
+    },
+    "05": {
+        "KL-only model KL": (rf"KL-only model: KL {NUMBER} nats", ("<", 0.05)),
+        "KL-only model output spread": (rf"16 different digits {NUMBER}", ("<", 0.01)),
+        "recon-only KL / both KL": (rf"nats, {NUMBER}x that of the model trained on both", (">", 3.0)),
+        "conv VAE test -ELBO": (rf"Conv VAE test negative ELBO: {NUMBER}", None),
+    },
+}
+
+
+def run_notebook(path: Path, env: dict[str, str], timeout: int) -> tuple[str, list[str], float]:
+    """(everything the notebook printed, errors, seconds) for one headless run with ``env`` set."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    saved = dict(os.environ)
+    os.environ.update(env)  # the kernel inherits this process's environment
+    try:
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        seconds = time.perf_counter() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    text, errors = [], []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                text.append(out.text)
+            elif out.output_type == "error":
+                errors.append(f"cell {i}: {out.ename}: {out.evalue}")
+            else:
+                text.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(text), errors, seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", choices=sorted(FIGURES), help="notebook numbers")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--isa", nargs="+", default=["default"], choices=sorted(ISA_ENV))
+    parser.add_argument("--fast", action="store_true", help="fast mode (VAE_FAST=1)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--out", help="also write every run's figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    runs = []
+    for number, isa, threads, seed in itertools.product(args.notebooks, args.isa, args.threads, args.seeds):
+        path = next(ROOT.glob(f"notebooks/{number}_*.ipynb"))
+        with tempfile.TemporaryDirectory(prefix="spread-checkpoints-") as checkpoints:
+            env = {**ISA_ENV[isa], "VAE_SEED": str(seed), "VAE_NUM_THREADS": str(threads), "VAE_DEVICE": "cpu",
+                   "VAE_FAST": "1" if args.fast else "0", "VAE_RETRAIN": "1", "VAE_CHECKPOINT_DIR": checkpoints,
+                   "MPLBACKEND": "Agg"}
+            text, errors, seconds = run_notebook(path, env, args.timeout)
+        figures = {}
+        for name, (pattern, _) in FIGURES[number].items():
+            found = re.findall(pattern, text)
+            figures[name] = float(found[-1]) if found else None
+        run = {"notebook": number, "isa": isa, "threads": threads, "seed": seed, "fast": args.fast,
+               "seconds": round(seconds, 1), "errors": errors, "figures": figures}
+        runs.append(run)
+        shown = "  ".join(f"{k} {v:.4g}" if v is not None else f"{k} MISSING" for k, v in figures.items())
+        print(f"{path.name} {'fast' if args.fast else 'full'} isa {isa:7s} threads {threads} seed {seed}: "
+              f"{'OK' if not errors else 'ERRORS ' + '; '.join(errors)}  {seconds:.0f} s  |  {shown}", flush=True)
+
+    print(f"\nover {len(runs)} runs ({'fast' if args.fast else 'full'} mode):")
+    failed = 0
+    for number in args.notebooks:
+        mine = [r for r in runs if r["notebook"] == number]
+        bad = [r for r in mine if r["errors"]]
+        failed += len(bad)
+        print(f"notebook {number}: {len(mine) - len(bad)} of {len(mine)} runs without an error")
+        for name, (_, bound) in FIGURES[number].items():
+            values = [r["figures"][name] for r in mine if r["figures"][name] is not None]
+            if not values:
+                print(f"  {name:32s} never printed")
+                failed += 1
+                continue
+            line = f"  {name:32s} min {min(values):10.4g}   median {statistics.median(values):10.4g}   max {max(values):10.4g}"
+            if bound:
+                op, limit = bound
+                worst = max(values) if op == "<" else min(values)
+                margin = (limit - worst) if op == "<" else (worst - limit)
+                line += f"   check: {op} {limit:g}, worst case leaves {margin:.4g}"
+            print(line)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(runs, f, indent=1)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
