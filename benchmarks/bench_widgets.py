@@ -32,9 +32,11 @@ GRID = (60.0, 60.0)
 
 
 def course_model(name: str) -> tuple[torch.nn.Module, str]:
-    model = zoo.build(name)
+    """The course's model ``name`` with the weights of its full-mode checkpoint (whatever code trained it:
+    only the speed is measured here), or untrained ones of the same sizes when there is none."""
+    model = zoo.recipe(name).build()
     try:
-        load_checkpoint(zoo.checkpoint_path(name, fast=False), model, config=zoo.recipe(name).config(False))
+        load_checkpoint(zoo.checkpoint_path(name, fast=False), model)
         return model.eval(), "trained"
     except CheckpointError:
         return model.eval(), "untrained"

@@ -10,6 +10,7 @@ of its own (the thread count and instruction set are fixed when torch loads).
     python benchmarks/recipe_spread.py --recipe vae_main                     # 3 seeds x 1, 2 threads: ~8 min
     python benchmarks/recipe_spread.py --recipe vae_main --isa default other-cpu  # and on AVX2: ~16 min
     python benchmarks/recipe_spread.py --recipe ae_main --fast               # fast mode
+    python benchmarks/recipe_spread.py --set activation=relu --set kl_warmup_epochs=0   # an ablation
 
 It prints one line per run and then min / median / max of each figure; ``--out FILE`` also writes
 every run as JSON. The bounds and figures that notebooks quote come from these runs.
@@ -34,7 +35,22 @@ ISA_ENV = {
 }
 
 
-def one_run(recipe_name: str, seed: int, fast: bool) -> dict:
+def overridden(recipe, settings: list[str]):
+    """The recipe with ``field=value`` settings changed (values read as Python literals: 2e-3, (0.9, 0.999), 'relu')."""
+    import ast
+    import dataclasses
+
+    changes = {}
+    for item in settings:
+        key, _, value = item.partition("=")
+        try:
+            changes[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            changes[key] = value  # a bare word, e.g. relu
+    return dataclasses.replace(recipe, **changes)
+
+
+def one_run(recipe_name: str, seed: int, fast: bool, settings: list[str]) -> dict:
     """Train once in this process and return the last epoch's figures."""
     import torch
 
@@ -43,14 +59,14 @@ def one_run(recipe_name: str, seed: int, fast: bool) -> dict:
     from vae_helpers.utils import configure_threads, seed_everything
 
     threads = configure_threads()
-    recipe = zoo.recipe(recipe_name)
+    recipe = overridden(zoo.recipe(recipe_name), settings)
     mnist = course_mnist(fast)
     seed_everything(seed)
     model = recipe.build()
     start = time.perf_counter()
     history = zoo.train_recipe(model, recipe, mnist, fast, seed=seed)
     last = history.epochs[-1]
-    return {"recipe": recipe_name, "seed": seed, "threads": threads, "fast": fast,
+    return {"recipe": recipe_name, "settings": settings, "seed": seed, "threads": threads, "fast": fast,
             "isa": os.environ.get("ATEN_CPU_CAPABILITY", "default"), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "epochs": len(history), "train_seconds": round(sum(history["train_seconds"]), 1),
             "wall_seconds": round(time.perf_counter() - start, 1),
@@ -64,17 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--isa", nargs="+", default=["default"], choices=sorted(ISA_ENV))
     parser.add_argument("--fast", action="store_true", help="fast mode (5,000 training images)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change a field of the recipe, e.g. --set activation=relu --set 'betas=(0.9, 0.999)'")
     parser.add_argument("--out", help="also write every run to this JSON file")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a single run, in this process
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(one_run(args.recipe, args.seeds[0], args.fast)))
+        print(json.dumps(one_run(args.recipe, args.seeds[0], args.fast, args.set)))
         return 0
 
     runs = []
     for isa, threads, seed in itertools.product(args.isa, args.threads, args.seeds):
         env = {**os.environ, **ISA_ENV[isa], "VAE_NUM_THREADS": str(threads), "VAE_DEVICE": "cpu"}
         cmd = [sys.executable, __file__, "--one", "--recipe", args.recipe, "--seeds", str(seed)] + (["--fast"] if args.fast else [])
+        cmd += [f"--set={item}" for item in args.set]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode:
             print(out.stderr, file=sys.stderr)
@@ -84,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = "  ".join(f"{k} {v:.2f}" for k, v in run.items() if k.startswith("test_"))
         print(f"{args.recipe} {'fast' if args.fast else 'full'}  isa {isa:7s} (torch: {run['cpu_capability']:6s})  "
               f"threads {threads}  seed {seed}:  {shown}  ({run['train_seconds']:.0f} s training)", flush=True)
-    print(f"\nover {len(runs)} runs:")
+    print(f"\nover {len(runs)} runs{' with ' + ', '.join(args.set) if args.set else ''}:")
     for key in [k for k in runs[0] if k.startswith("test_")] + ["train_seconds"]:
         values = [r[key] for r in runs]
         print(f"  {key:14s} min {min(values):8.2f}   median {statistics.median(values):8.2f}   max {max(values):8.2f}")

@@ -63,7 +63,7 @@ def test_kernel_interrupt_stops_training_and_keeps_the_model():
 
         out, errors = run_until_idle(kc, TRAIN, on_stream=interrupt_once_started)
         assert not errors, f"the interrupt escaped fit(): {errors}; output {out!r}"
-        assert "Interrupted during epoch" in out
+        assert "Training stopped during epoch" in out
         interrupted, steps, finite = out.split("RETURNED")[1].split()
         assert interrupted == "True" and 0 < int(steps) < 100_000 * 200 and finite == "True"
         out, errors = run_until_idle(kc, "print(model(torch.ones(1, 2)).shape)")

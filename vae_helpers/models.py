@@ -15,21 +15,28 @@ from torch import nn
 from . import checks
 
 
-def mlp(dims: Sequence[int]) -> nn.Sequential:
-    """Linear layers ``dims[0] -> dims[1] -> ...``, each followed by SiLU, ``x * sigmoid(x)``: a smooth
-    ReLU, with which the VAE of notebook 04 reaches a bound about 2 nats better in the same training time."""
+# The activation between fully connected layers. SiLU, x * sigmoid(x), is a smooth ReLU; with it the VAE of
+# notebook 04 reaches a test loss about a nat lower in the same training time (benchmarks/README.md).
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU}
+
+
+def mlp(dims: Sequence[int], activation: str = "silu") -> nn.Sequential:
+    """Linear layers ``dims[0] -> dims[1] -> ...``, each followed by the activation (``"silu"`` or ``"relu"``)."""
     layers: list[nn.Module] = []
     for d_in, d_out in zip(dims[:-1], dims[1:]):
-        layers += [nn.Linear(d_in, d_out), nn.SiLU()]
+        layers += [nn.Linear(d_in, d_out), ACTIVATIONS[activation]()]
     return nn.Sequential(*layers)
 
 
-def _mlp_sizes(latent_dim: int, hidden_dims: Sequence[int], input_shape: Sequence[int]) -> tuple[dict, tuple, int]:
+def _mlp_sizes(latent_dim: int, hidden_dims: Sequence[int], input_shape: Sequence[int],
+               activation: str) -> tuple[dict, tuple, int]:
     """Checked sizes of a fully connected model: its ``config``, ``input_shape`` and flat input size."""
     checks.count("latent_dim", latent_dim)
     hidden_dims = checks.sizes("hidden_dims", hidden_dims)
     input_shape = checks.sizes("input_shape", input_shape)
-    config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape)}
+    checks.choice("activation", activation, ACTIVATIONS)
+    config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape),
+              "activation": activation}
     return config, tuple(input_shape), math.prod(input_shape)
 
 
@@ -41,13 +48,15 @@ class MLPVAE(nn.Module):
     ``z`` back to pixel logits.
     """
 
-    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (400,), input_shape: Sequence[int] = (1, 28, 28)):
+    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (400,), input_shape: Sequence[int] = (1, 28, 28),
+                 activation: str = "silu"):
         super().__init__()
-        self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape)
-        self.encoder = mlp([input_dim, *hidden_dims])
+        self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape, activation)
+        self.encoder = mlp([input_dim, *hidden_dims], activation)
         self.to_mu = nn.Linear(hidden_dims[-1], latent_dim)
         self.to_logvar = nn.Linear(hidden_dims[-1], latent_dim)
-        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)]), nn.Linear(hidden_dims[0], input_dim))
+        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)], activation),
+                                     nn.Linear(hidden_dims[0], input_dim))
 
     @property
     def latent_dim(self) -> int:
@@ -221,11 +230,13 @@ class Autoencoder(nn.Module):
 class MLPAutoencoder(Autoencoder):
     """Encoder ``x -> z`` (fully connected layers that shrink) and decoder ``z -> logits`` (that grow back)."""
 
-    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28)):
+    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28),
+                 activation: str = "silu"):
         super().__init__()
-        self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape)
-        self.encoder = nn.Sequential(nn.Flatten(), mlp([input_dim, *hidden_dims]), nn.Linear(hidden_dims[-1], latent_dim))
-        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)]), nn.Linear(hidden_dims[0], input_dim),
+        self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape, activation)
+        self.encoder = nn.Sequential(nn.Flatten(), mlp([input_dim, *hidden_dims], activation),
+                                     nn.Linear(hidden_dims[-1], latent_dim))
+        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)], activation), nn.Linear(hidden_dims[0], input_dim),
                                      nn.Unflatten(1, self.input_shape))
 
 

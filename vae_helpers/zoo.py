@@ -35,7 +35,7 @@ from .checkpoints import FORMAT_VERSION, CheckpointError, checkpoint_dir, descri
     read_manifest, save_checkpoint
 from .data import MNIST, fixed_test_batch
 from .fingerprint import describe_changes, fingerprint
-from .models import MLPVAE, MLPAutoencoder
+from .models import ACTIVATIONS, MLPVAE, MLPAutoencoder
 from .training import History, adam, fit
 from .utils import RunConfig, display_path, preserved_random_state, seed_everything
 
@@ -170,7 +170,7 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
             if loaded is not None:
                 model, history, payload = loaded
                 figures = _figures(payload.get("metrics", {}))
-                say(f"Loaded '{name}' from {display_path(path)}: trained earlier with this code and these settings, "
+                say(f"Loaded '{name}', trained earlier with this code and these settings: "
                     f"{len(history)} epochs" + (f", {figures}" if figures else "")
                     + ". (RETRAIN = True in the setup cell at the top trains it here.)")
                 return model.eval(), history
@@ -219,6 +219,7 @@ class Recipe:
     model: str  # the class in vae_helpers.models: "MLPAutoencoder" or "MLPVAE"
     latent_dim: int = 20  # numbers in the code z
     hidden_dims: tuple[int, ...] = (512, 256)  # widths of the hidden layers, encoder side; the decoder mirrors them
+    activation: str = "silu"  # between the layers: "silu" (x * sigmoid(x), a smooth ReLU) or "relu"
     loss: str = "ae"  # "ae": reconstruction (BCE) only; "vae": the negative ELBO (BCE + KL)
     num_epochs: int = 4  # passes over the 60,000 training images (full mode)
     fast_epochs: int = 8  # passes over fast mode's 5,000 training images (VAE_FAST=1)
@@ -234,6 +235,7 @@ class Recipe:
         checks.choice("loss", self.loss, LOSSES)
         checks.count("latent_dim", self.latent_dim)
         object.__setattr__(self, "hidden_dims", checks.sizes("hidden_dims", self.hidden_dims))
+        checks.choice("activation", self.activation, ACTIVATIONS)
         for name in ("num_epochs", "fast_epochs", "batch_size"):
             checks.count(name, getattr(self, name))
         if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2):
@@ -249,7 +251,8 @@ class Recipe:
 
     def build(self) -> nn.Module:
         """A fresh, untrained model of this recipe."""
-        return MODEL_CLASSES[self.model](latent_dim=self.latent_dim, hidden_dims=self.hidden_dims)
+        return MODEL_CLASSES[self.model](latent_dim=self.latent_dim, hidden_dims=self.hidden_dims,
+                                         activation=self.activation)
 
 
 RECIPES: dict[str, Recipe] = {
