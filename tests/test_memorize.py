@@ -93,3 +93,36 @@ def test_capacity_sweep_saves_its_models_and_loads_them_next_time(tmp_path, monk
     assert "4 models trained here and saved, 0 loaded" in capsys.readouterr().out
     capacity_sweep(images.flip(-1), cfg=cfg, **{**kwargs, "num_steps": 6})  # other images: trained again
     assert "4 models trained here and saved, 0 loaded" in capsys.readouterr().out
+
+
+def test_a_nan_loss_stops_train_codebook_with_a_clear_message():
+    from vae_helpers.training import TrainingDiverged
+
+    images = blob_images(2)
+    images[0, 0, 0, 0] = float("nan")
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 1"):
+        train_codebook(CodebookDecoder(2, "onehot", channels=(4, 2)), images, num_steps=3)
+
+
+def test_an_interrupted_sweep_returns_and_keeps_the_models_done(tmp_path, monkeypatch, capsys):
+    from vae_helpers import memorize
+    from vae_helpers.utils import RunConfig
+
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
+    cfg = RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0)
+    real, calls = memorize.reconstruction_mse, []
+
+    def stop_at_the_third(*args, **kwargs):  # (the training code itself is left alone: editing it retrains)
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the stop button, just after the third model was trained and saved
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(memorize, "reconstruction_mse", stop_at_the_third)
+    kwargs = dict(sizes=[2, 4], codes=("onehot", "learned"), code_dim=3, channels=(8, 4), num_steps=3, progress=False)
+    rows = capacity_sweep(blob_images(4), cfg=cfg, **kwargs)
+    out = capsys.readouterr().out
+    assert len(rows) == 2 and "Stopped after 2 of 4 models" in out and "2 models trained here" in out
+    monkeypatch.setattr(memorize, "reconstruction_mse", real)
+    rows = capacity_sweep(blob_images(4), cfg=cfg, **kwargs)  # run again: the three saved are loaded
+    assert len(rows) == 4 and "1 models trained here and saved, 3 loaded" in capsys.readouterr().out

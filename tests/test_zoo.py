@@ -239,15 +239,17 @@ def test_a_recipe_model_is_trained_once_whichever_notebook_asks_first(notebook, 
     assert "lr 0.001 → 0.003" in capsys.readouterr().out
 
 
-def test_train_recipe_is_the_fit_call_notebook_03_shows(tiny, tiny_recipe):
+@pytest.mark.parametrize("seed", [0, 1])
+def test_train_recipe_is_the_fit_call_notebook_03_shows(tiny, tiny_recipe, seed):
     from vae_helpers.losses import ae_loss
     from vae_helpers.training import adam, fit
     from vae_helpers.utils import seed_everything
 
-    model, history, _ = zoo.from_recipe("tiny", run_config(), tiny)
-    seed_everything(0)
+    cfg = RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=seed)
+    model, history, _ = zoo.from_recipe("tiny", cfg, tiny)
+    seed_everything(seed)  # the notebook's seed: the initial weights and the order of the batches
     manual = tiny_recipe.build()
-    fit(manual, tiny.train.batches(64, seed=0), adam(manual.parameters(), lr=1e-3, betas=(0.9, 0.99)), ae_loss, 1,
+    fit(manual, tiny.train.batches(64, seed=seed), adam(manual.parameters(), lr=1e-3, betas=(0.9, 0.99)), ae_loss, 1,
         progress=False, verbose=False)
     for a, b in zip(model.state_dict().values(), manual.state_dict().values()):
         assert torch.equal(a, b)

@@ -96,9 +96,8 @@ def replaced_atomically(path: str | os.PathLike, mode: str = "wb") -> Iterator[I
     remove_leftovers(path.parent, f".{path.name}.")
     tmp = path.parent / f".{path.name}.{_tag()}.tmp"
     try:
-        with open(tmp, mode) as f:
+        with open(tmp, mode) as f:  # a plain open: the user's usual permissions (umask), unlike mkstemp's 0o600
             yield f
-        os.chmod(tmp, usual_mode())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

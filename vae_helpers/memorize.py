@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from . import checks
 from .models import CodebookDecoder
-from .training import History
+from .training import History, TrainingDiverged
 from .utils import RunConfig
 from .zoo import trained
 
@@ -68,6 +68,10 @@ def train_codebook(
         index = index.to(images.device)
         x_hat = torch.sigmoid(model(index))  # (B, 1, H, W) in [0, 1]
         loss = F.mse_loss(x_hat, images[index])
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"The loss became {loss.item()} at step {len(losses) + 1}; training stopped before "
+                                   "that step. Usual causes: a learning rate that is too high (try 10x lower), or "
+                                   "images outside [0, 1].", History(steps=list(losses)))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -90,8 +94,9 @@ def capacity_sweep(
 ) -> list[dict]:
     """Memorize the first ``N`` of ``images`` for each ``N`` in ``sizes`` and each kind of code.
 
-    Returns one row per model: ``{"N", "code", "params", "input_params", "mse", "model"}`` where
-    ``input_params`` counts the code table (if trained) plus the decoder's first layer.
+    Returns one row per model: ``{"N", "code", "params", "input_params", "mse", "model", "loaded"}`` where
+    ``input_params`` counts the code table (if trained) plus the decoder's first layer. Ctrl-C (or the
+    stop button) ends the sweep after the current model and returns the rows done so far.
 
     With the notebook's ``cfg`` (from ``setup()``), each model goes through ``zoo.trained``: saved after
     training and loaded on the next run when nothing it depends on changed (these settings, the images,
@@ -106,8 +111,24 @@ def capacity_sweep(
         checks.choice("every entry of codes", code, ("onehot", "learned", "random"))
     if max(sizes) > len(images):
         raise ValueError(f"sizes go up to {max(sizes)} but only {len(images)} images were given.")
-    rows, trained_here = [], 0
+    rows: list[dict] = []
     jobs = [(n, code) for n in sizes for code in codes]
+    try:
+        _sweep(rows, jobs, images, code_dim, channels, num_steps, lr, batch_size, seed, progress, cfg)
+    except KeyboardInterrupt:
+        print(f"Stopped after {len(rows)} of {len(jobs)} models; the models done so far are returned (and saved). "
+              "Run the cell again to finish: it loads those and trains the rest.")
+    if cfg is not None:
+        trained_here = sum(not r["loaded"] for r in rows)
+        loaded = len(rows) - trained_here
+        print(f"capacity sweep: {trained_here} models trained here and saved, {loaded} loaded from earlier runs"
+              + (" (RETRAIN = True trains them all here)" if loaded else ""))
+    return rows
+
+
+def _sweep(rows: list[dict], jobs: list[tuple[int, str]], images: torch.Tensor, code_dim: int, channels: Sequence[int],
+           num_steps: int, lr: float, batch_size: int, seed: int, progress: bool, cfg: RunConfig | None) -> None:
+    """Train (or load) one model per job, appending a row for each as it is done."""
     for n, code in tqdm(jobs, desc="capacity sweep", disable=not progress):
         def build():
             return CodebookDecoder(n, code, code_dim=code_dim, channels=channels, seed=seed).to(images.device)
@@ -122,15 +143,10 @@ def capacity_sweep(
             torch.manual_seed(seed)
             model = build()
             train(model)
-            trained_here += 1
+            loaded = False
         else:
             model, history = trained(f"codebook_{code}_{n}", build, train, cfg, seed=seed, verbose=False)
-            trained_here += not history.loaded
+            loaded = history.loaded
         counts = model.parameter_counts()
         rows.append({"N": n, "code": code, "params": counts["total"], "input_params": counts["codes"] + counts["input_layer"],
-                     "mse": reconstruction_mse(model, images[:n]), "model": model})
-    if cfg is not None:
-        loaded = len(jobs) - trained_here
-        print(f"capacity sweep: {trained_here} models trained here and saved, {loaded} loaded from earlier runs"
-              + (" (RETRAIN = True trains them all here)" if loaded else ""))
-    return rows
+                     "mse": reconstruction_mse(model, images[:n]), "model": model, "loaded": loaded})
