@@ -58,21 +58,21 @@ benchmark: $(STAMP)
 # for teachers (docs/teachers_guide.md):
 # train every model the notebooks use, in full mode, into the checkpoint folder with manifest.json
 models: $(STAMP)
-	VAE_FAST=0 $(PY) -m vae_helpers.zoo train-all
+	VAE_FAST=0 $(PY) -m tools.zoo train-all
 
 # the student copy: notebooks without worked solutions or outputs, in student/
 student: $(STAMP)
-	$(PY) -m vae_helpers.classroom student --out student
+	$(PY) -m tools.classroom student --out student
 
 # a static HTML copy of the executed course, in site/
 html: $(STAMP)
-	$(PY) -m vae_helpers.classroom html --out site
+	$(PY) -m tools.classroom html --out site
 
 # record where the course is published, for Colab's install cells and the README's Binder/Colab badges:
 #   make hosted REPO=https://github.com/OWNER/NAME [BRANCH=main]    (without REPO: show what is recorded)
 hosted: $(STAMP)
-	$(PY) -m vae_helpers.classroom hosted $(if $(REPO),--repo "$(REPO)") $(if $(BRANCH),--branch "$(BRANCH)")
+	$(PY) -m tools.classroom hosted $(if $(REPO),--repo "$(REPO)") $(if $(BRANCH),--branch "$(BRANCH)")
 
 # fetch MNIST into the data root ($VAE_DATA_DIR or data/) ahead of a class without internet
 data: $(STAMP)
-	$(PY) -m vae_helpers.data download
+	$(PY) -m vae_helpers.mnist download

@@ -27,10 +27,11 @@ import time
 
 import torch
 
-from vae_helpers.data import data_root, load_mnist
+from vae_helpers.data import load_mnist
+from vae_helpers.mnist import data_root
 from vae_helpers.losses import vae_loss
 from vae_helpers.models import MLPVAE
-from vae_helpers.training import adam, evaluate, fit
+from vae_helpers.training import evaluate, fit
 from vae_helpers.utils import configure_threads, seed_everything
 
 BATCH_SIZE, LR = 128, 1e-3
@@ -70,7 +71,7 @@ def run_course(epochs: int, subset: int | None, device: torch.device, fused: boo
     seed_everything(0)
     mnist = load_mnist(subset=subset, device=device)
     model = MLPVAE(activation="relu").to(device)  # the example's own activation
-    optimizer = adam(model.parameters(), lr=LR) if fused else torch.optim.Adam(model.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=fused)
     clock = ModelClock(optimizer)
     model_seconds = []
     history = fit(model, mnist.train.batches(BATCH_SIZE, seed=0), optimizer, clock.loss_fn, epochs,

@@ -23,7 +23,8 @@ import torch
 
 from vae_helpers import zoo
 from vae_helpers.checkpoints import CheckpointError, load_checkpoint
-from vae_helpers.data import MNISTNotFoundError, Split, load_split
+from vae_helpers.data import Split, load_split
+from vae_helpers.mnist import MNISTNotFoundError
 from vae_helpers.utils import configure_threads
 from vae_helpers.widgets import Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, vae_pictures
 

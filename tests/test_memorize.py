@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vae_helpers.memorize import capacity_sweep, reconstruction_mse, train_codebook
+from vae_helpers.memorize import capacity_sweep, pixel_mse, train_codebook
 from vae_helpers.models import CodebookDecoder
 
 
@@ -20,9 +20,9 @@ def test_training_lowers_the_reconstruction_error(code):
     images = blob_images(4)
     torch.manual_seed(0)
     model = CodebookDecoder(4, code, code_dim=2, channels=(16, 8))
-    before = reconstruction_mse(model, images)
+    before = pixel_mse(model, images)
     losses = train_codebook(model, images, num_steps=300)
-    after = reconstruction_mse(model, images)
+    after = pixel_mse(model, images)
     assert len(losses) == 300
     assert after < 0.1 * before and after < 5e-3
 
@@ -67,7 +67,7 @@ def test_capacity_sweep_counts_match_the_models():
         assert r["params"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
         first = sum(p.numel() for p in model.decoder.layers[0].parameters())
         assert r["input_params"] == first + (model.codes.numel() if r["code"] == "learned" else 0)
-        assert r["mse"] == pytest.approx(reconstruction_mse(model, blob_images(8)[: r["N"]]))
+        assert r["mse"] == pytest.approx(pixel_mse(model, blob_images(8)[: r["N"]]))
     onehot = [r["input_params"] for r in rows if r["code"] == "onehot"]
     assert onehot[1] - onehot[0] == 6 * 8 * 7 * 7  # six more images, 8 channels, 7x7 kernel each
 
@@ -110,7 +110,7 @@ def test_an_interrupted_sweep_returns_and_keeps_the_models_done(tmp_path, monkey
 
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
     cfg = RunConfig(fast=True, device=torch.device("cpu"), num_threads=1, seed=0)
-    real, calls = memorize.reconstruction_mse, []
+    real, calls = memorize.pixel_mse, []
 
     def stop_at_the_third(*args, **kwargs):  # (the training code itself is left alone: editing it retrains)
         calls.append(1)
@@ -118,11 +118,11 @@ def test_an_interrupted_sweep_returns_and_keeps_the_models_done(tmp_path, monkey
             raise KeyboardInterrupt  # the stop button, just after the third model was trained and saved
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(memorize, "reconstruction_mse", stop_at_the_third)
+    monkeypatch.setattr(memorize, "pixel_mse", stop_at_the_third)
     kwargs = dict(sizes=[2, 4], codes=("onehot", "learned"), code_dim=3, channels=(8, 4), num_steps=3, progress=False)
     rows = capacity_sweep(blob_images(4), cfg=cfg, **kwargs)
     out = capsys.readouterr().out
     assert len(rows) == 2 and "Stopped after 2 of 4 models" in out and "2 models trained here" in out
-    monkeypatch.setattr(memorize, "reconstruction_mse", real)
+    monkeypatch.setattr(memorize, "pixel_mse", real)
     rows = capacity_sweep(blob_images(4), cfg=cfg, **kwargs)  # run again: the three saved are loaded
     assert len(rows) == 4 and "1 models trained here and saved, 3 loaded" in capsys.readouterr().out

@@ -147,3 +147,15 @@ def test_mlp_vae_forward_shapes_for_several_latent_sizes(latent_dim):
     model = MLPVAE(latent_dim=latent_dim, hidden_dims=(64, 32))
     logits, mu, logvar = model(torch.rand(4, 1, 28, 28))
     assert logits.shape == (4, 1, 28, 28) and mu.shape == (4, latent_dim)
+
+
+def test_conv_encoder_channels_are_in_the_order_they_are_applied():
+    from vae_helpers.models import ConvAutoencoder, ConvEncoder, ConvVAE
+
+    convs = [m for m in ConvEncoder(5, (8, 24)).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 24]
+    # the autoencoders take the decoder's widths and mirror them: the encoder narrows first
+    for model in (ConvAutoencoder(5, (24, 8)), ConvVAE(5, (24, 8))):
+        enc = [m.out_channels for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+        dec = [m.out_channels for m in model.decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+        assert enc == [8, 24] and dec == [24, 8, 1]

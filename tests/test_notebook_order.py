@@ -6,8 +6,9 @@ import collections
 import nbformat
 import pytest
 
-from vae_helpers import zoo
-from vae_helpers.classroom import course_notebooks
+
+from tools.classroom import course_notebooks
+from tools.zoo import training_lines
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +21,7 @@ def run(path, monkeypatch, checkpoints):
     monkeypatch.delenv("VAE_RETRAIN", raising=False)
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    return zoo._training_lines(nb)
+    return training_lines(nb)
 
 
 def test_backwards_order_trains_every_model_once(tmp_path, monkeypatch):

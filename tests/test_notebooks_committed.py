@@ -29,7 +29,27 @@ def test_notebook_is_one_clean_run(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_reads_fast_mode_in_its_first_cell(path):
-    """The first cell after the Colab install cell (tests/test_hosted.py) calls setup()."""
+    """The first cell after the Colab install cell (tests/test_tools_hosted.py) calls setup()."""
     nb = json.loads(path.read_text())
     first = next(c for c in nb["cells"] if c["cell_type"] == "code" and "colab-install" not in c["metadata"].get("tags", []))
     assert "setup(" in "".join(first["source"]), f"{path.name}: the first code cell should call setup() (reads VAE_FAST)"
+
+
+NBVAL_TAGS = {"nbval-ignore-output", "nbval-check-output", "nbval-skip", "nbval-raises-exception"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_learner_reads_no_plumbing(path):
+    """nbval's directives are cell tags, never comments in the code; the Colab install cell is hidden (its
+    title line is what shows) and every other cell starts with the course, not with set-up code."""
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        assert "NBVAL_" not in source, f"{path.name} cell {i}: an nbval comment; use a cell tag such as nbval-check-output"
+        tags = set(cell["metadata"].get("tags", []))
+        assert not {t for t in tags if t.startswith("nbval")} - NBVAL_TAGS, f"{path.name} cell {i}: unknown nbval tag {tags}"
+        if "colab-install" in tags:
+            assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, f"{path.name}: Colab cell not hidden"
+            assert source.startswith("#@title "), f"{path.name}: the hidden Colab cell needs a title line to show"
+        elif cell["cell_type"] == "code":
+            assert "pip install" not in source and "google.colab" not in source, f"{path.name} cell {i}: set-up code"

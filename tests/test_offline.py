@@ -20,7 +20,7 @@ def test_the_network_is_really_blocked():
 
 
 def test_a_download_fails_cleanly_and_leaves_nothing(tmp_path):
-    from vae_helpers.data import MNISTNotFoundError, download_mnist
+    from vae_helpers.mnist import MNISTNotFoundError, download_mnist
 
     with pytest.raises(MNISTNotFoundError, match="VAE_DATA_DIR"):
         download_mnist(tmp_path / "empty")
@@ -30,7 +30,7 @@ def test_a_download_fails_cleanly_and_leaves_nothing(tmp_path):
 def test_data_and_models_come_from_the_shared_folder():
     from vae_helpers import zoo
     from vae_helpers.checkpoints import checkpoint_dir, load_checkpoint, read_manifest
-    from vae_helpers.data import data_root, find_problems
+    from vae_helpers.mnist import data_root, find_problems
 
     shared_data, shared_models = Path(os.environ["VAE_DATA_DIR"]), Path(os.environ["VAE_CHECKPOINT_DIR"])
     assert data_root() == shared_data.resolve() and checkpoint_dir() == shared_models.resolve()

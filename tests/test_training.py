@@ -139,32 +139,15 @@ def test_history_lookup_names_the_available_metrics():
         h["test_loss"]
 
 
-def test_adam_helper_trains_like_torch_adam():
-    from vae_helpers.training import adam
-
-    data = regression_batches(4)
-    ref, ours = make_model(1), make_model(1)
-    opt_ref, opt_ours = torch.optim.Adam(ref.parameters(), lr=0.01), adam(ours.parameters(), lr=0.01)
-    for batch in data * 3:
-        for model, opt in ((ref, opt_ref), (ours, opt_ours)):
-            opt.zero_grad()
-            mse(model, batch)[0].backward()
-            opt.step()
-    for a, b in zip(ref.parameters(), ours.parameters()):
-        assert torch.allclose(a, b, atol=1e-5)
-
-
 def test_a_short_autoencoder_run_lowers_the_test_loss(mnist):
     from vae_helpers.data import load_mnist
     from vae_helpers.losses import ae_loss
     from vae_helpers.models import ConvAutoencoder, MLPAutoencoder
-    from vae_helpers.training import adam
-
     small = load_mnist(subset=1024, test_subset=256)
     for model in (MLPAutoencoder(latent_dim=8, hidden_dims=(64,)), ConvAutoencoder(latent_dim=8, channels=(8, 4))):
         test = small.test.batches(256, shuffle=False)
         before = evaluate(model, test, ae_loss)["loss"]
-        fit(model, small.train.batches(64, seed=0), adam(model.parameters(), lr=3e-3), ae_loss, 2, progress=False, verbose=False)
+        fit(model, small.train.batches(64, seed=0), torch.optim.Adam(model.parameters(), lr=3e-3), ae_loss, 2, progress=False, verbose=False)
         assert evaluate(model, test, ae_loss)["loss"] < 0.6 * before
 
 
@@ -172,7 +155,6 @@ def test_short_seeded_vae_runs_lower_the_negative_elbo_and_repeat_exactly(mnist)
     from vae_helpers.data import load_mnist
     from vae_helpers.losses import vae_loss
     from vae_helpers.models import ConvVAE, MLPVAE
-    from vae_helpers.training import adam
     from vae_helpers.utils import seed_everything
 
     small = load_mnist(subset=1024, test_subset=256)
@@ -184,7 +166,7 @@ def test_short_seeded_vae_runs_lower_the_negative_elbo_and_repeat_exactly(mnist)
             test = small.test.batches(256, shuffle=False)
             torch.manual_seed(1)
             before = evaluate(model, test, vae_loss)["loss"]
-            h = fit(model, small.train.batches(64, seed=0), adam(model.parameters(), lr=3e-3), vae_loss, 2,
+            h = fit(model, small.train.batches(64, seed=0), torch.optim.Adam(model.parameters(), lr=3e-3), vae_loss, 2,
                     progress=False, verbose=False)
             torch.manual_seed(1)
             after = evaluate(model, test, vae_loss)["loss"]
@@ -315,3 +297,25 @@ def test_a_generator_is_fine_for_one_epoch():
     history = fit(model, (b for b in regression_batches(2)), torch.optim.SGD(model.parameters(), lr=0.1), mse, 1,
                   progress=False, verbose=False)
     assert len(history) == 1
+
+
+def test_encode_split_gives_every_code_in_order_and_restores_the_mode():
+    from vae_helpers.data import Split
+    from vae_helpers.models import MLPAutoencoder, MLPVAE
+    from vae_helpers.training import encode_split
+
+    g = torch.Generator().manual_seed(0)
+    split = Split(torch.randint(0, 256, (25, 28, 28), dtype=torch.uint8, generator=g), torch.arange(25) % 10)
+    x = split.images.float().div(255).unsqueeze(1)
+    vae, ae = MLPVAE(latent_dim=3, hidden_dims=(16,)), MLPAutoencoder(latent_dim=2, hidden_dims=(16,))
+    vae.train()
+    mu, logvar = encode_split(vae, split, batch_size=7)  # batches of 7, 7, 7, 4
+    assert vae.training
+    expected_mu, expected_logvar = vae.encode(x)
+    assert torch.allclose(mu, expected_mu, atol=1e-6) and torch.allclose(logvar, expected_logvar, atol=1e-6)
+    codes, none = encode_split(ae.eval(), split, batch_size=10)
+    assert none is None and not ae.training and torch.allclose(codes, ae.encode(x), atol=1e-6)
+    with pytest.raises(TypeError, match="encode"):
+        encode_split(torch.nn.Linear(2, 2), split)
+    with pytest.raises(TypeError, match="Split"):
+        encode_split(vae, x)

@@ -14,8 +14,9 @@ from vae_helpers.data import Split
 from vae_helpers.losses import kl_per_dimension
 from vae_helpers.models import MLPAutoencoder, MLPVAE
 from vae_helpers.plotting import png_bytes
-from vae_helpers.widgets import (Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, encode_split, nice_step,
-                                 side_by_side, snap, strip_png, vae_pictures)
+from vae_helpers.plotting import side_by_side, strip_png
+from vae_helpers.training import encode_split
+from vae_helpers.widgets import Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, nice_step, snap, vae_pictures
 
 
 @pytest.fixture

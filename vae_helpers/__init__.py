@@ -1,4 +1,4 @@
-"""Shared plumbing for the VAE notebook course: data, models, losses, training, plotting.
+"""What the notebooks of the VAE course import: data, models, losses, training, plotting, widgets.
 
 Nothing happens on import: no seeding, no downloads, no matplotlib styling.
 Import the submodules you need, e.g. ``from vae_helpers import data, training``.

@@ -1,8 +1,8 @@
-"""Self-checks for the notebooks' exercises.
+"""Self-checks for the exercises of notebooks 01-05.
 
 Every exercise has the same three parts: a stub cell the learner fills in (it holds ``...``), a check
 cell calling one of the ``check_*`` functions below, and a worked solution cell tagged ``solution``
-(removed from the student copy, see ``vae_helpers.classroom``).
+(removed from the student copy, see ``tools.classroom``).
 
 Each ``check_*`` takes the learner's function, compares it with PyTorch itself on several cases, and
 prints either a confirmation or a hint. It never raises, so *Run All* carries on past an exercise
@@ -25,6 +25,7 @@ from torch import nn
 
 from . import losses
 from .models import MLPVAE, CodebookDecoder
+from .quality import sharpness
 
 
 def _attempt(fn: Callable, *args):
@@ -51,7 +52,7 @@ def _report(ok: bool, message: str) -> bool:
 
 
 def check_transposed_conv_size(fn: Callable[[int, int, int, int], int]) -> bool:
-    """``fn(size, kernel, stride, padding)`` must give ``nn.ConvTranspose2d``'s output size."""
+    """``fn(size, kernel, stride, padding)`` must give ``nn.ConvTranspose2d``'s output size (notebook 01)."""
     cases = [(1, 7, 1, 0), (7, 4, 2, 1), (14, 4, 2, 1), (5, 3, 1, 1), (4, 3, 2, 0), (10, 5, 3, 2)]
     for size, kernel, stride, padding in cases:
         layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding)
@@ -75,7 +76,7 @@ def check_transposed_conv_size(fn: Callable[[int, int, int, int], int]) -> bool:
 
 
 def check_conv_transpose_params(fn: Callable[[int, int, int], int]) -> bool:
-    """``fn(in_channels, out_channels, kernel)`` must count a ``ConvTranspose2d``'s weights and biases."""
+    """``fn(in_channels, out_channels, kernel)`` must count a ``ConvTranspose2d``'s weights and biases (notebook 01)."""
     cases = [(8, 32, 7), (32, 16, 4), (16, 1, 4), (1, 64, 7), (3, 5, 2)]
     for c_in, c_out, k in cases:
         expected = sum(p.numel() for p in nn.ConvTranspose2d(c_in, c_out, k).parameters())
@@ -94,7 +95,7 @@ def check_conv_transpose_params(fn: Callable[[int, int, int], int]) -> bool:
 
 
 def check_one_hot(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
-    """``fn(index, n)`` must return float one-hot rows ``(B, n)`` like ``F.one_hot(index, n).float()``."""
+    """``fn(index, n)`` must return float one-hot rows ``(B, n)`` like ``F.one_hot(index, n).float()`` (notebook 02)."""
     for index, n in ((torch.tensor([0, 3, 1]), 4), (torch.tensor([2]), 3), (torch.arange(6), 6)):
         expected = F.one_hot(index, n).float()
         got, problem = _attempt(fn, index.clone(), n)
@@ -113,7 +114,7 @@ def check_one_hot(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
 
 
 def check_onehot_input_params(fn: Callable[[int, int, int], int]) -> bool:
-    """``fn(num_images, channels, kernel)`` must count the first layer of a one-hot decoder."""
+    """``fn(num_images, channels, kernel)`` must count the first layer of a one-hot decoder (notebook 02)."""
     for n, c0 in ((4, 32), (16, 32), (256, 32), (10, 8)):
         model = CodebookDecoder(n, "onehot", channels=(c0, 16))
         expected = model.parameter_counts()["input_layer"]
@@ -129,7 +130,8 @@ def check_onehot_input_params(fn: Callable[[int, int, int], int]) -> bool:
 
 
 def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """``fn(logits, x)`` must give the element-wise BCE of ``F.binary_cross_entropy_with_logits`` and stay finite."""
+    """``fn(logits, x)`` must give the element-wise BCE of ``F.binary_cross_entropy_with_logits`` and stay finite.
+    Introduced in notebook 03."""
     g = torch.Generator().manual_seed(0)
     cases = [
         (torch.randn(4, 6, generator=g) * 3, torch.rand(4, 6, generator=g)),  # ordinary values, grey targets
@@ -153,7 +155,8 @@ def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
 
 
 def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> bool:
-    """``fn(z0, z1, steps)`` must return ``steps`` evenly spaced points ``(steps, D)`` from ``z0`` to ``z1``."""
+    """``fn(z0, z1, steps)`` must return ``steps`` evenly spaced points ``(steps, D)`` from ``z0`` to ``z1``.
+    Introduced in notebook 03."""
     z0, z1 = torch.tensor([0.0, 2.0, -1.0]), torch.tensor([4.0, -2.0, 1.0])
     for steps in (2, 5):
         expected = torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, steps)])
@@ -169,7 +172,8 @@ def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tens
 
 
 def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """``fn(mu, logvar)`` must sample ``z ~ N(mu, exp(logvar))`` so that gradients reach ``mu`` and ``logvar``."""
+    """``fn(mu, logvar)`` must sample ``z ~ N(mu, exp(logvar))`` so that gradients reach ``mu`` and ``logvar``.
+    Introduced in notebook 04."""
     mu = torch.tensor([[0.0, 2.0, -1.0]]).repeat(20_000, 1).requires_grad_(True)
     logvar = torch.tensor([[0.0, -2.0, 1.0]]).repeat(20_000, 1).requires_grad_(True)
     torch.manual_seed(0)
@@ -201,7 +205,7 @@ def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
 
 
 def check_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """``fn(mu, logvar)`` must give KL(N(mu, exp(logvar)) || N(0, I)) per example, ``(B, D) -> (B,)``."""
+    """``fn(mu, logvar)`` must give KL(N(mu, exp(logvar)) || N(0, I)) per example, ``(B, D) -> (B,)`` (notebook 04)."""
     from torch.distributions import Normal, kl_divergence
 
     g = torch.Generator().manual_seed(0)
@@ -229,7 +233,8 @@ def check_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
 
 
 def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, measured: dict) -> bool:
-    """Predictions ("2" or "20") checked against ``measured = {latent_dim: {"kl": ..., "recon": ...}}``."""
+    """Predictions ("2" or "20") checked against ``measured = {latent_dim: {"kl": ..., "recon": ...}}``.
+    Introduced in notebook 04."""
     answers = {str(k) for k in measured}
     for name, value in (("larger_kl", larger_kl), ("better_reconstruction", better_reconstruction)):
         if value is Ellipsis or str(value) not in answers:
@@ -248,7 +253,7 @@ def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, mea
 
 
 def check_beta_reading(most_information, best_reconstruction, sweep: dict) -> bool:
-    """Answers (beta values) checked against ``sweep = {beta: {"kl": ..., "recon": ...}}``."""
+    """Answers (beta values) checked against ``sweep = {beta: {"kl": ..., "recon": ...}}`` (notebook 05)."""
     betas = list(sweep)
     for name, value in (("most_information", most_information), ("best_reconstruction", best_reconstruction)):
         if value is Ellipsis or value not in betas:
@@ -265,9 +270,7 @@ def check_beta_reading(most_information, best_reconstruction, sweep: dict) -> bo
 
 
 def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-    """``fn(images)`` must match ``quality.sharpness`` (mean gradient magnitude per image)."""
-    from .quality import sharpness
-
+    """``fn(images)`` must match ``quality.sharpness`` (mean gradient magnitude per image) (notebook 05)."""
     g = torch.Generator().manual_seed(0)
     images = torch.rand(3, 1, 6, 7, generator=g)
     expected = sharpness(images)
@@ -312,7 +315,8 @@ def reference(name: str) -> Callable:
 
 def yours_or_reference(name: str, fn: Callable) -> Callable:
     """The learner's ``fn`` when it passes its check (run quietly, without touching the random state),
-    else the course's version, with one printed line saying so; the cells below then work either way."""
+    else the course's version, with one printed line saying so; the cells below then work either way.
+    Introduced in notebook 03."""
     ref = reference(name)
     check = REFERENCES[name][1]
     with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()):

@@ -1,5 +1,6 @@
-"""Files and folders written whole or not at all, with the user's usual permissions, and the leftovers
-of a writer that was killed cleaned up by the next one.
+"""Files and folders written whole or not at all, with the user's usual permissions.
+
+The leftovers of a writer that was killed are cleaned up by the next one.
 
 Every temporary name carries the host and process that made it (``.NAME.HOST-PID.tmp`` for a file,
 ``PREFIX.HOST-PID.xxxxxxxx`` for a folder), so a later

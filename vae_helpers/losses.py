@@ -1,4 +1,6 @@
-"""Loss terms, each summed over its dimensions for one example; callers average over the batch.
+"""Loss functions of notebooks 03-05: reconstruction terms, the KL term, and the (beta-)VAE loss built from them.
+
+Each term is summed over its dimensions for one example; the losses average over the batch.
 
 Summing over pixels and latent dimensions keeps the two terms of the VAE loss on the scale of the
 evidence lower bound (nats per image); averaging over pixels instead would shrink the reconstruction
@@ -33,8 +35,8 @@ def _batch_x(batch: Any) -> torch.Tensor:
     return checks.tensor("the batch's images", x, floating=True)
 
 
-def bce_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of targets ``x`` in [0, 1] under pixel ``logits``, summed per example.
+def bce_recon(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of targets ``x`` in [0, 1] under pixel ``logits``, summed per example (notebook 03).
 
     ``-sum(x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)))``, computed from logits for stability.
     Shapes: ``(B, ...)`` -> ``(B,)``.
@@ -44,7 +46,7 @@ def bce_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL( N(mu, exp(logvar)) || N(0, I) ) per example, closed form (Kingma & Welling 2014, appendix B).
+    """KL( N(mu, exp(logvar)) || N(0, I) ) per example, closed form (Kingma & Welling 2014, appendix B; notebook 04).
 
     ``0.5 * sum(mu^2 + exp(logvar) - logvar - 1)`` over latent dimensions. Shapes: ``(B, D)`` -> ``(B,)``.
     """
@@ -59,16 +61,23 @@ def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> None:
         raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape (B, latent_dim).")
 
 
-def vae_loss(model: nn.Module, batch: Any, beta: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Negative ELBO (``beta = 1``) for a batch ``(x, y)``: mean over the batch of BCE + beta * KL.
+RECON_TERMS = ("bce", "mse")
 
-    Returns ``(loss, {"recon": ..., "kl": ...})``, all per-example means in nats; plugs into ``training.fit``.
+
+def vae_loss(model: nn.Module, batch: Any, beta: float = 1.0, recon: str = "bce") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The VAE loss for a batch ``(x, y)``: mean over the batch of reconstruction + ``beta`` * KL (notebook 04 on).
+
+    ``beta = 1`` with ``recon="bce"`` is the negative ELBO in nats per image; ``beta = 0`` trains on
+    reconstruction alone. ``recon`` is ``"bce"`` (:func:`bce_recon`) or ``"mse"`` (:func:`mse_recon`).
+    Returns ``(loss, {"recon": ..., "kl": ...})``, the unweighted terms as per-example means; plugs into
+    ``training.fit`` as is, or with other settings through ``functools.partial(vae_loss, beta=4.0)``.
     """
     checks.number("beta", beta, minimum=0)
+    recon_term = {"bce": bce_recon, "mse": mse_recon}[checks.choice("recon", recon, RECON_TERMS)]
     x = _batch_x(batch)
     logits, mu, logvar = model(x)
-    recon, kl = bce_loss(logits, x).mean(), kl_divergence(mu, logvar).mean()
-    return recon + beta * kl, {"recon": recon.detach(), "kl": kl.detach()}
+    recon_loss, kl = recon_term(logits, x).mean(), kl_divergence(mu, logvar).mean()
+    return recon_loss + beta * kl, {"recon": recon_loss.detach(), "kl": kl.detach()}
 
 
 def vae_loss_with_warmup(warmup_steps: int):
@@ -92,66 +101,39 @@ def vae_loss_with_warmup(warmup_steps: int):
 
 
 def ae_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Autoencoder loss for a batch ``(x, y)``: BCE summed over pixels, averaged over the batch (nats per image)."""
+    """Autoencoder loss for a batch ``(x, y)``: BCE summed over pixels, averaged over the batch (nats per image; notebook 03)."""
     x = _batch_x(batch)
-    return bce_loss(model(x), x).mean(), {}
+    return bce_recon(model(x), x).mean(), {}
 
 
 def add_noise(x: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``x`` plus Gaussian noise of standard deviation ``noise_std``, clipped back into [0, 1]."""
+    """``x`` plus Gaussian noise of standard deviation ``noise_std``, clipped back into [0, 1] (notebook 03's denoiser)."""
     checks.tensor("x", x, floating=True)
     checks.number("noise_std", noise_std, minimum=0)
     noise = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device)
     return (x + noise_std * noise.to(x.device)).clamp_(0.0, 1.0)
 
 
-def denoising_loss(noise_std: float):
-    """A loss function for ``training.fit``: reconstruct the clean ``x`` from a noisy copy of it."""
-    checks.number("noise_std", noise_std, minimum=0)
-
-    def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = _batch_x(batch)
-        return bce_loss(model(add_noise(x, noise_std)), x).mean(), {}
-
-    return loss_fn
-
-
 def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Average KL of each latent dimension over the batch, ``(B, D) -> (D,)``; sums to ``kl_divergence(...).mean()``.
 
-    A dimension whose KL is near zero carries no information: its code is the prior whatever the image.
+    A dimension whose KL is near zero carries no information: its code is the prior whatever the image
+    (notebook 04 on).
     """
     _check_gaussian(mu, logvar)
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(dim=0)
 
 
-def mse_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Squared error between ``sigmoid(logits)`` and ``x``, summed per example: ``(B, ...) -> (B,)``."""
+def mse_recon(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Squared error between the pixels ``sigmoid(logits)`` and ``x``, summed per example (notebook 05): ``(B, ...) -> (B,)``."""
     x = _pair(logits, x)
     return (torch.sigmoid(logits) - x).pow(2).flatten(start_dim=1).sum(dim=1)
 
 
-def beta_vae_loss(beta: float, recon: str = "bce"):
-    """A loss function for ``training.fit``: reconstruction + ``beta`` x KL (``beta = 1``: the negative ELBO).
-
-    ``recon`` is ``"bce"`` (binary cross-entropy) or ``"mse"`` (squared error), summed over pixels.
-    ``beta = 0`` trains on reconstruction alone; the returned metrics are the unweighted terms.
-    """
-    checks.number("beta", beta, minimum=0)
-    recon_fn = {"bce": bce_loss, "mse": mse_loss}[checks.choice("recon", recon, ("bce", "mse"))]
-
-    def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = _batch_x(batch)
-        logits, mu, logvar = model(x)
-        recon_loss, kl = recon_fn(logits, x).mean(), kl_divergence(mu, logvar).mean()
-        return recon_loss + beta * kl, {"recon": recon_loss.detach(), "kl": kl.detach()}
-
-    return loss_fn
-
-
 def kl_only_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Only the KL term (no reconstruction): what the codes look like when nothing asks them to carry information."""
+    """Only the KL term, the reconstruction reported but not trained (notebook 05): what the codes look like
+    when nothing asks them to carry information."""
     x = _batch_x(batch)
     logits, mu, logvar = model(x)
     kl = kl_divergence(mu, logvar).mean()
-    return kl, {"recon": bce_loss(logits, x).mean().detach(), "kl": kl.detach()}
+    return kl, {"recon": bce_recon(logits, x).mean().detach(), "kl": kl.detach()}

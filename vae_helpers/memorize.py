@@ -20,8 +20,8 @@ from .utils import RunConfig
 from .zoo import trained
 
 
-def reconstruction_mse(model: CodebookDecoder, images: torch.Tensor) -> float:
-    """Mean squared error per pixel between every stored image ``(N, 1, H, W)`` and its decoding."""
+def pixel_mse(model: CodebookDecoder, images: torch.Tensor) -> float:
+    """Mean squared error per pixel (``F.mse_loss``) between every stored image ``(N, 1, H, W)`` and its decoding (notebook 01 on)."""
     was_training = model.training
     model.eval()
     try:
@@ -44,6 +44,7 @@ def train_codebook(
 
     Each step uses all images when there are at most ``batch_size``, else a random batch of indices
     drawn from a generator seeded with ``seed`` (so a run repeats exactly).
+    Introduced in notebook 02.
     """
     if not isinstance(model, CodebookDecoder):
         raise TypeError(f"model must be a CodebookDecoder, got {type(model).__name__}.")
@@ -95,12 +96,13 @@ def capacity_sweep(
     """Memorize the first ``N`` of ``images`` for each ``N`` in ``sizes`` and each kind of code.
 
     Returns one row per model: ``{"N", "code", "params", "input_params", "mse", "model", "loaded"}`` where
-    ``input_params`` counts the code table (if trained) plus the decoder's first layer. Ctrl-C (or the
+    ``mse`` is :func:`pixel_mse` and ``input_params`` counts the code table (if trained) plus the decoder's first layer. Ctrl-C (or the
     stop button) ends the sweep after the current model and returns the rows done so far.
 
     With the notebook's ``cfg`` (from ``setup()``), each model goes through ``zoo.trained``: saved after
     training and loaded on the next run when nothing it depends on changed (these settings, the images,
     the code). Without it every model is trained here, nothing is saved.
+    Introduced in notebook 02.
     """
     checks.tensor("images", images, ndim=4, floating=True)
     if isinstance(sizes, (str, bytes)) or not sizes:
@@ -149,4 +151,4 @@ def _sweep(rows: list[dict], jobs: list[tuple[int, str]], images: torch.Tensor, 
             loaded = history.loaded
         counts = model.parameter_counts()
         rows.append({"N": n, "code": code, "params": counts["total"], "input_params": counts["codes"] + counts["input_layer"],
-                     "mse": reconstruction_mse(model, images[:n]), "model": model, "loaded": loaded})
+                     "mse": pixel_mse(model, images[:n]), "model": model, "loaded": loaded})

@@ -1,5 +1,7 @@
-"""Models shared by the notebooks. Each notebook first builds its model in the open; the versions
-here are the same code, promoted so later notebooks can reuse it (tests check that both agree).
+"""The networks of notebooks 01-05, each first built in the open by the notebook that introduces it.
+
+The versions here are the same code, promoted so later notebooks can reuse it (the notebook and the
+tests check that both agree).
 
 Decoders return logits: the loss applies the sigmoid inside a numerically stable formula.
 """
@@ -46,6 +48,7 @@ class MLPVAE(nn.Module):
     With the defaults it is the classic PyTorch example, 784-400-20: the encoder maps an image to the
     mean ``mu`` and log-variance ``logvar`` of a Gaussian over the latent code ``z``; the decoder maps
     ``z`` back to pixel logits.
+    Introduced in notebook 04.
     """
 
     def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (400,), input_shape: Sequence[int] = (1, 28, 28),
@@ -228,7 +231,8 @@ class Autoencoder(nn.Module):
 
 
 class MLPAutoencoder(Autoencoder):
-    """Encoder ``x -> z`` (fully connected layers that shrink) and decoder ``z -> logits`` (that grow back)."""
+    """Encoder ``x -> z`` (fully connected layers that shrink) and decoder ``z -> logits`` (that grow back).
+    Introduced in notebook 03."""
 
     def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28),
                  activation: str = "silu"):
@@ -242,24 +246,28 @@ class MLPAutoencoder(Autoencoder):
 
 
 class ConvEncoder(nn.Module):
-    """Strided convolutions that halve the image twice (28 -> 14 -> 7), then a linear layer to ``z``."""
+    """Strided convolutions that halve the image twice (28 -> 14 -> 7), then a linear layer to ``z`` (notebook 03).
 
-    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 16), image_size: int = 28, in_channels: int = 1):
+    ``channels`` are the widths of the two convolutions in the order they are applied, e.g. ``(16, 32)``:
+    (B, 1, 28, 28) -> (B, 16, 14, 14) -> (B, 32, 7, 7) -> (B, latent_dim).
+    """
+
+    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (16, 32), image_size: int = 28, in_channels: int = 1):
         super().__init__()
         checks.count("latent_dim", latent_dim)
         channels = checks.sizes("channels", channels)
         checks.count("image_size", image_size)
         checks.count("in_channels", in_channels)
         if len(channels) != 2:
-            raise ValueError(f"channels must be two widths (wide, narrow), e.g. (32, 16); got {list(channels)}.")
+            raise ValueError(f"channels must be two widths, first and second convolution, e.g. (16, 32); got {list(channels)}.")
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4 (two halvings), got {image_size}.")
-        wide, narrow = channels  # mirror of DeconvDecoder(channels): the encoder narrows first, widens second
+        first, second = channels
         self.layers = nn.Sequential(
-            nn.Conv2d(in_channels, narrow, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # (B, 1, 28, 28) -> (B, narrow, 14, 14)
-            nn.Conv2d(narrow, wide, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # -> (B, wide, 7, 7)
-            nn.Flatten(),  # -> (B, wide * 49)
-            nn.Linear(wide * (image_size // 4) ** 2, latent_dim),  # -> (B, latent_dim)
+            nn.Conv2d(in_channels, first, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # (B, 1, 28, 28) -> (B, first, 14, 14)
+            nn.Conv2d(first, second, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # -> (B, second, 7, 7)
+            nn.Flatten(),  # -> (B, second * 49)
+            nn.Linear(second * (image_size // 4) ** 2, latent_dim),  # -> (B, latent_dim)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -267,27 +275,32 @@ class ConvEncoder(nn.Module):
 
 
 class ConvAutoencoder(Autoencoder):
-    """:class:`ConvEncoder` followed by notebook 01's :class:`DeconvDecoder`."""
+    """:class:`ConvEncoder` followed by notebook 01's :class:`DeconvDecoder` (notebook 03).
+
+    ``channels`` are the decoder's widths, ``(32, 16)``: 7x7 (32) -> 14x14 (16) -> 28x28; the encoder
+    mirrors them, applying 16 channels first and 32 second.
+    """
 
     def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 16), image_size: int = 28):
         super().__init__()
         checks.count("latent_dim", latent_dim)
         self.config = {"latent_dim": latent_dim, "channels": list(channels), "image_size": image_size}
         self.input_shape = (1, image_size, image_size)
-        self.encoder = ConvEncoder(latent_dim, channels, image_size)
+        self.encoder = ConvEncoder(latent_dim, tuple(reversed(channels)), image_size)
         self.decoder = DeconvDecoder(latent_dim, channels, image_size)
 
 
 class ConvVAE(nn.Module):
     """A convolutional VAE (notebook 05): :class:`ConvEncoder` gives ``2 * latent_dim`` numbers, split into
-    ``mu`` and ``logvar``; notebook 01's :class:`DeconvDecoder` turns a sample ``z`` into logits."""
+    ``mu`` and ``logvar``; notebook 01's :class:`DeconvDecoder` turns a sample ``z`` into logits.
+    ``channels`` are the decoder's widths; the encoder mirrors them, as in :class:`ConvAutoencoder`."""
 
     def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (32, 16), image_size: int = 28):
         super().__init__()
         checks.count("latent_dim", latent_dim)
         self.config = {"latent_dim": latent_dim, "channels": list(channels), "image_size": image_size}
         self.input_shape = (1, image_size, image_size)
-        self.encoder = ConvEncoder(2 * latent_dim, channels, image_size)
+        self.encoder = ConvEncoder(2 * latent_dim, tuple(reversed(channels)), image_size)
         self.decoder = DeconvDecoder(latent_dim, channels, image_size)
 
     @property

@@ -1,6 +1,7 @@
-"""Figures for the notebooks. Every function takes data (and optionally an ``ax``), returns the figure,
-and leaves matplotlib's global state alone: a new figure is closed in pyplot before it is returned,
-so Jupyter shows it once, as the cell's last value (or through ``display(fig)``), and no rcParams change.
+"""Figures and pictures for the notebooks (00 on): image grids, curves, latent scatters, PNG composition.
+
+Every function takes data (and optionally an ``ax``), returns the figure (or PNG bytes), and leaves
+matplotlib's global state alone: a new figure is closed in pyplot before it is returned, so Jupyter shows it once, as the cell's last value (or through ``display(fig)``), and no rcParams change.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import torch
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from PIL import Image
+from PIL import Image, ImageDraw
+from torchvision.utils import make_grid
 
 from . import checks
+from .training import History
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.ndarray]:
@@ -51,7 +54,7 @@ def show_images(
     title: str | None = None,
     scale: float = 1.0,
 ) -> Figure:
-    """A grid of grey-scale images, each with its label (if given) above it."""
+    """A grid of grey-scale images, each with its label (if given) above it (notebook 00 on)."""
     arr = _as_numpy_images(images)
     n = len(arr)
     if labels is not None and len(labels) != n:
@@ -76,9 +79,7 @@ def show_images(
 
 def plot_history(history, keys: Sequence[str] = ("train_loss", "test_loss"), ax: Axes | None = None,
                  logy: bool = False, ylabel: str = "loss") -> Figure:
-    """Per-epoch curves of ``keys`` from a ``training.History``."""
-    from .training import History
-
+    """Per-epoch curves of ``keys`` from a ``training.History`` (notebook 03)."""
     if not isinstance(history, History):
         raise TypeError(f"history must be the History that fit() returns, got {type(history).__name__}.")
     if ax is None:
@@ -99,7 +100,8 @@ def plot_history(history, keys: Sequence[str] = ("train_loss", "test_loss"), ax:
 
 def png_bytes(image: torch.Tensor | np.ndarray, scale: int = 8) -> bytes:
     """One grey image ``(H, W)`` or ``(1, H, W)`` in [0, 1] as PNG bytes, enlarged ``scale`` times with
-    nearest-neighbour so pixels stay crisp (for ``ipywidgets.Image``)."""
+    nearest-neighbour so pixels stay crisp (for ``ipywidgets.Image``).
+    Introduced in notebook 00."""
     arr = _as_numpy_images(image)
     if len(arr) != 1:
         raise ValueError(f"image must be one image, got {len(arr)}.")
@@ -113,9 +115,48 @@ def png_bytes(image: torch.Tensor | np.ndarray, scale: int = 8) -> bytes:
     return buf.getvalue()
 
 
+def encode_png(img: Image.Image) -> bytes:
+    """A PIL image as PNG bytes, compressed lightly: a widget's picture lives for one slider move."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False) -> bytes:
+    """Several PNG images on white, left to right (or top to bottom), each under its caption if given,
+    as one PNG: the static picture of a widget panel with several images."""
+    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
+    if captions:
+        if len(captions) != len(images):
+            raise ValueError(f"Got {len(images)} images but {len(captions)} captions.")
+        boxed = []
+        for img, caption in zip(images, captions):
+            box = Image.new("RGB", (max(img.width, 8 * len(caption)), img.height + 16), "white")
+            ImageDraw.Draw(box).text((0, 2), caption, fill="black")
+            box.paste(img, (0, 16))
+            boxed.append(box)
+        images = boxed
+    along = [i.height if vertical else i.width for i in images]
+    across = max(i.width if vertical else i.height for i in images)
+    length = sum(along) + gap * (len(images) - 1)
+    canvas = Image.new("RGB", (across, length) if vertical else (length, across), "white")
+    offset = 0
+    for img, size in zip(images, along):
+        canvas.paste(img, (0, offset) if vertical else (offset, 0))
+        offset += size + gap
+    return encode_png(canvas)
+
+
+def strip_png(images: torch.Tensor, scale: int = 2, pad: int = 2) -> bytes:
+    """Images ``(B, 1, H, W)`` in [0, 1] in one row, grey gaps between them, as PNG bytes."""
+    grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=len(images), padding=pad, pad_value=0.5)[:1]
+    return png_bytes(grid, scale=scale)
+
+
 def plot_codes_with_images(codes: torch.Tensor, images: torch.Tensor, labels: Sequence | None = None,
                            ax: Axes | None = None, zoom: float = 0.9, title: str | None = None) -> Figure:
-    """Draw each image at its 2-D code ``(N, 2)``, framed in its label's colour (a legend names the digits)."""
+    """Draw each image at its 2-D code ``(N, 2)``, framed in its label's colour (a legend names the digits).
+    Introduced in notebook 02."""
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     codes = codes.detach().cpu()
@@ -167,6 +208,7 @@ def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax
 
     Codes with more than two dimensions are projected onto their first two principal components (the
     axis labels say so).
+    Introduced in notebook 03.
     """
     xy, note = project_2d(codes)
     labels = torch.as_tensor(labels).cpu()
@@ -190,7 +232,8 @@ def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax
 
 
 def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0) -> Figure:
-    """Several image grids side by side, one titled panel per entry: ``{"title": images (B, 1, H, W)}``."""
+    """Several image grids side by side, one titled panel per entry: ``{"title": images (B, 1, H, W)}``.
+    Introduced in notebook 04."""
     from torchvision.utils import make_grid
 
     if not isinstance(grids, dict) or not grids:

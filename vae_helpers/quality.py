@@ -12,6 +12,7 @@ def sharpness(images: torch.Tensor) -> torch.Tensor:
 
     The gradient is taken with forward differences between neighbouring pixels, horizontally and
     vertically; blurring an image spreads its edges over more pixels and lowers this number.
+    Introduced in notebook 05.
     """
     checks.tensor("images", images, floating=True)
     if images.ndim != 4 or images.shape[-1] < 2 or images.shape[-2] < 2:

@@ -1,4 +1,4 @@
-"""One training loop for every model of the course.
+"""One training loop for every model of the course (notebook 03 on), and the test-set pass that goes with it.
 
 The notebooks write their first loops by hand; once the learner has seen forward, loss, backward and
 step, they call :func:`fit`, which adds what a hand loop lacks: a progress bar, per-epoch train and
@@ -78,16 +78,6 @@ class TrainingDiverged(FloatingPointError):
         self.history = history
 
 
-def adam(params: Iterable, lr: float = 1e-3, **kwargs: Any) -> torch.optim.Adam:
-    """``torch.optim.Adam``, using the fused implementation (one kernel updates every parameter) where
-    this torch and device support it: on a CPU its step is about 3x faster than the default."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):  # older torch, or a device without a fused kernel
-        return torch.optim.Adam(params, lr=lr, **kwargs)
-
-
 def _batch_size(batch: Any) -> int:
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     if not isinstance(first, torch.Tensor) or first.ndim == 0:
@@ -121,6 +111,7 @@ def evaluate(model: nn.Module, data: Iterable, loss_fn: LossFn, max_batches: int
     """Per-example mean of the loss and metrics over ``data``, without gradients.
 
     The model is put in eval mode and then back in whatever mode it was in before.
+    Introduced in notebook 05.
     """
     checks.function("loss_fn", loss_fn)
     _check_data("data", data, passes=1)
@@ -145,6 +136,34 @@ def evaluate(model: nn.Module, data: Iterable, loss_fn: LossFn, max_batches: int
     if count == 0:
         raise ValueError("evaluate() got no batches.")
     return {key: total / count for key, total in totals.items()}
+
+
+def encode_split(model: nn.Module, split: Any, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The codes of every image of a ``data.Split``, in order, on the model's device (notebooks 03-05):
+    ``(mu, logvar)`` each ``(N, latent_dim)`` for a VAE, ``(codes, None)`` for an autoencoder (whose
+    ``encode`` returns one tensor). No gradients; the model's mode is restored afterwards."""
+    checks.count("batch_size", batch_size)
+    if not callable(getattr(model, "encode", None)):
+        raise TypeError(f"model must have an encode method (an autoencoder or a VAE), got {type(model).__name__}.")
+    if not callable(getattr(split, "batches", None)):
+        raise TypeError(f"split must be a data.Split such as mnist.test, got {type(split).__name__}.")
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    codes, logvars = [], []
+    try:
+        with torch.no_grad():
+            for x, _ in split.batches(batch_size, shuffle=False):
+                out = model.encode(x.to(device))
+                if isinstance(out, tuple):  # a VAE: (mu, logvar)
+                    codes.append(out[0])
+                    logvars.append(out[1])
+                else:
+                    codes.append(out)
+    finally:
+        model.train(was_training)
+    return torch.cat(codes), (torch.cat(logvars) if logvars else None)
 
 
 @contextlib.contextmanager
@@ -232,6 +251,7 @@ def fit(
     stands (pressing stop again skips that test pass). A NaN or infinite loss stops before the bad step
     is applied, and NaN or infinite weights or test figures after an epoch stop training too; both raise
     :class:`TrainingDiverged`, which carries the history.
+    Introduced in notebook 03.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")

@@ -176,7 +176,7 @@ def get_device(verbose: bool = True) -> torch.device:
 
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int:
-    """Number of (trainable) scalar parameters in ``model``."""
+    """Number of (trainable) scalar parameters in ``model`` (notebook 01 on)."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
@@ -205,7 +205,8 @@ def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> R
 
     ``retrain`` (or ``VAE_RETRAIN=1``): train every model in the notebook even when a saved one with the
     same settings exists (see ``zoo.trained``). Notebooks that save models pass their ``RETRAIN`` flag,
-    and the setup cell then says what happens to saved models; the others leave it out."""
+    and the setup cell then says what happens to saved models; the others leave it out.
+    Introduced in notebook 00."""
     checks.count("seed", seed, minimum=0)
     env_seed = os.environ.get("VAE_SEED", "").strip()
     if env_seed:
@@ -230,6 +231,7 @@ def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = T
     """Run ``example`` through ``model`` and list every leaf layer: (name, layer, output shape, parameters).
 
     With ``verbose`` it prints the list as a table: a text diagram of how the sizes change.
+    Introduced in notebook 03.
     """
     rows: list[tuple[str, str, tuple, int]] = []
     hooks = []

@@ -1,4 +1,4 @@
-"""Widgets that let a learner move through a latent space and watch the decoded digit change.
+"""Widgets that let a learner move through a latent space and watch the decoded digit change (notebooks 02-05).
 
 Four panels, each made in one line from a trained model and the test split:
 
@@ -27,7 +27,6 @@ PNG encoding), which ``benchmarks/bench_widgets.py`` reports.
 from __future__ import annotations
 
 import base64
-import io
 import math
 import time
 from typing import Callable, Mapping, Sequence
@@ -40,28 +39,13 @@ from PIL import Image, ImageDraw
 from . import checks
 from .data import Split
 from .losses import kl_per_dimension
-from .plotting import figure_png, new_figure, plot_latent_scatter, png_bytes
+from .plotting import encode_png, figure_png, new_figure, plot_latent_scatter, png_bytes, side_by_side, strip_png
+from .training import encode_split
 
 Decode = Callable[[torch.Tensor], torch.Tensor]  # z (B, D) -> logits (B, 1, H, W)
 
 
 # --------------------------------------------------------------------------- shared pieces
-
-
-def encode_split(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The codes of every image of ``split`` on the CPU: ``(mu, logvar)`` for a VAE, ``(codes, None)`` for
-    an autoencoder (whose ``encode`` returns one tensor)."""
-    device = _device_of(model.decode)
-    mus, logvars = [], []
-    with torch.no_grad():
-        for x, _ in split.batches(batch_size, shuffle=False):
-            out = model.encode(x.to(device))
-            if isinstance(out, tuple):
-                mus.append(out[0].cpu())
-                logvars.append(out[1].cpu())
-            else:
-                mus.append(out.cpu())
-    return torch.cat(mus), (torch.cat(logvars) if logvars else None)
 
 
 def _mean_code(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -144,45 +128,6 @@ def snap(value: float, low: float, high: float, step: float) -> float:
     return round(low + round((value - low) / step) * step, 10)
 
 
-def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False) -> bytes:
-    """Several PNG images on white, left to right (or top to bottom), each under its caption if given,
-    as one PNG: the static picture of a panel with several images."""
-    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
-    if captions:
-        if len(captions) != len(images):
-            raise ValueError(f"Got {len(images)} images but {len(captions)} captions.")
-        boxed = []
-        for img, caption in zip(images, captions):
-            box = Image.new("RGB", (max(img.width, 8 * len(caption)), img.height + 16), "white")
-            ImageDraw.Draw(box).text((0, 2), caption, fill="black")
-            box.paste(img, (0, 16))
-            boxed.append(box)
-        images = boxed
-    along = [i.height if vertical else i.width for i in images]
-    across = max(i.width if vertical else i.height for i in images)
-    length = sum(along) + gap * (len(images) - 1)
-    canvas = Image.new("RGB", (across, length) if vertical else (length, across), "white")
-    offset = 0
-    for img, size in zip(images, along):
-        canvas.paste(img, (0, offset) if vertical else (offset, 0))
-        offset += size + gap
-    return _encode(canvas)
-
-
-def _encode(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)  # fast: these bytes live for one slider move
-    return buf.getvalue()
-
-
-def strip_png(images: torch.Tensor, scale: int = 2, pad: int = 2) -> bytes:
-    """Images ``(B, 1, H, W)`` in [0, 1] in one row, grey gaps between them, as PNG bytes."""
-    from torchvision.utils import make_grid
-
-    grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=len(images), padding=pad, pad_value=0.5)[:1]
-    return png_bytes(grid, scale=scale)
-
-
 class _Panel:
     """What every panel shares: ``widget`` (the root box), ``update_ms`` and a display bundle with both
     the live widget and a static PNG (``static_png``) for viewers without a widget front end."""
@@ -230,6 +175,7 @@ class LatentSliders(_Panel):
         title, note: a bold heading and a line of explanation above the sliders.
 
     :meth:`for_model` builds one from a model and the test split, choosing the dimensions for you.
+    Introduced in notebook 04.
     """
 
     def __init__(self, decode: Decode, latent_dim: int, dims: Sequence[int] | None = None,
@@ -305,6 +251,7 @@ class LatentSliders(_Panel):
         checks.choice("order", order, ("kl", "first"))
         checks.count("k", k)
         mu, logvar = encode_split(model, split)
+        mu, logvar = mu.cpu(), (None if logvar is None else logvar.cpu())
         latent_dim = mu.shape[1]
         k = min(k, latent_dim)
         notes = []
@@ -417,6 +364,7 @@ class LatentExplorer(_Panel):
         decode: maps codes ``(B, 2)`` to logits ``(B, 1, H, W)``.
         codes, labels: the test set's 2-D codes ``(N, 2)`` and digits ``(N,)``.
         scale: screen pixels per pixel of the decoded digit.
+    Introduced in notebook 03.
     """
 
     def __init__(self, decode: Decode, codes: torch.Tensor, labels: torch.Tensor, scale: int = 8,
@@ -476,7 +424,7 @@ class LatentExplorer(_Panel):
     @classmethod
     def for_model(cls, model: nn.Module, split: Split, scale: int = 8, title: str = "") -> "LatentExplorer":
         """The explorer for a model with a 2-D code (a VAE's means, or an autoencoder's codes) on ``split``."""
-        codes, _ = encode_split(model, split)
+        codes = encode_split(model, split)[0].cpu()
         if codes.shape[1] != 2:
             raise ValueError(f"LatentExplorer needs a 2-D latent code; this model's latent_dim is {codes.shape[1]}. "
                              "Use LatentSliders.for_model for larger codes.")
@@ -520,7 +468,7 @@ class LatentExplorer(_Panel):
         draw.line((x + 9, y, x + 14, y), fill="black", width=2)
         draw.line((x, y - 14, x, y - 9), fill="black", width=2)
         draw.line((x, y + 9, x, y + 14), fill="black", width=2)
-        return _encode(img)
+        return encode_png(img)
 
     def static_png(self) -> bytes:
         return side_by_side([self.scatter_png(), png_bytes(self.decoded(), scale=self.scale)])
@@ -556,6 +504,7 @@ class Interpolation(_Panel):
         models: ``{"name": model}``, each with ``encode`` (a VAE's mean is used) and ``decode``.
         images, labels: the test images ``(N, 1, H, W)`` in [0, 1] and their digits.
         start, end: the two test indices to start with.
+    Introduced in notebook 04.
     """
 
     def __init__(self, models: Mapping[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
@@ -700,6 +649,7 @@ class ModelSwitcher(_Panel):
     ``panels`` maps each slider value (e.g. ``0.5``) to a list of PNG images (bytes), e.g. that model's
     samples, reconstructions and latent scatter; moving the slider swaps them, with no recomputation.
     :meth:`for_vaes` renders those three pictures for a dict of trained VAEs.
+    Introduced in notebook 05.
     """
 
     def __init__(self, panels: dict, description: str = "beta", captions: Sequence[str] = ()):
@@ -753,7 +703,7 @@ def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples
     the scatter of ``split``'s mean codes coloured by digit."""
     from torchvision.utils import make_grid
 
-    mu, _ = encode_split(model, split)
+    mu = encode_split(model, split)[0].cpu()
     device = _device_of(model.decode)
     z = torch.randn(n_samples, mu.shape[1], generator=torch.Generator().manual_seed(seed))
     nrow = max(1, int(round(n_samples ** 0.5)))

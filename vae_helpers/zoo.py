@@ -11,19 +11,14 @@ Models that several notebooks use are :class:`Recipe` s, trained by :func:`train
 :func:`from_recipe`: the same code whichever notebook runs first, so none is ever trained twice.
 
 Checkpoints live in ``VAE_CHECKPOINT_DIR`` (default ``checkpoints/`` in the course folder), with a
-``manifest.json`` of each one's key and measured figures.
-
-    python -m vae_helpers.zoo train-all   # (make models) run every notebook headless: trains and saves all
-    python -m vae_helpers.zoo list        # what is saved, with its test figures
+``manifest.json`` of each one's key and measured figures (``python -m tools.zoo list`` shows them).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,11 +27,11 @@ from torch import nn
 
 from . import checks, losses
 from .checkpoints import FORMAT_VERSION, CheckpointError, checkpoint_dir, describe_mismatch, read_checkpoint, \
-    read_manifest, save_checkpoint
-from .data import MNIST, fixed_test_batch
+    save_checkpoint
+from .data import Splits, fixed_test_batch
 from .fingerprint import describe_changes, fingerprint
 from .models import ACTIVATIONS, MLPVAE, MLPAutoencoder
-from .training import History, adam, fit
+from .training import History, fit
 from .utils import RunConfig, display_path, preserved_random_state, seed_everything
 
 MODEL_CLASSES = {"MLPAutoencoder": MLPAutoencoder, "MLPVAE": MLPVAE}
@@ -214,7 +209,8 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
 
 @dataclass(frozen=True)
 class Recipe:
-    """A model that several notebooks use, and how it is trained: everything that decides its weights."""
+    """A model that several notebooks use, and how it is trained: everything that decides its weights.
+    Introduced in notebook 03."""
 
     model: str  # the class in vae_helpers.models: "MLPAutoencoder" or "MLPVAE"
     latent_dim: int = 20  # numbers in the code z
@@ -290,7 +286,7 @@ def recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def train_recipe(model: nn.Module, recipe: Recipe, mnist: MNIST, fast: bool, seed: int = 0,
+def train_recipe(model: nn.Module, recipe: Recipe, mnist: Splits, fast: bool, seed: int = 0,
                  keep: dict | None = None) -> History:
     """``fit`` with the recipe's settings (the steps notebook 03 shows), the batches in the order of
     ``seed``; fills ``keep`` with the reconstructions of the 16 test digits of ``data.fixed_test_batch``
@@ -308,11 +304,11 @@ def train_recipe(model: nn.Module, recipe: Recipe, mnist: MNIST, fast: bool, see
     loss_fn = LOSSES[recipe.loss]
     if recipe.kl_warmup_epochs:
         loss_fn = losses.vae_loss_with_warmup(recipe.kl_warmup_epochs * len(batches))
-    return fit(model, batches, adam(model.parameters(), lr=recipe.lr, betas=recipe.betas), loss_fn,
+    return fit(model, batches, torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=recipe.betas, fused=True), loss_fn,
                recipe.epochs(fast), test_data=mnist.test.batches(1000, shuffle=False), on_epoch_end=snapshot)
 
 
-def from_recipe(name: str, cfg: RunConfig, mnist: MNIST, recipe: Recipe | None = None,
+def from_recipe(name: str, cfg: RunConfig, mnist: Splits, recipe: Recipe | None = None,
                 verbose: bool = True) -> tuple[nn.Module, History, dict[int, torch.Tensor]]:
     """Model ``name`` of :data:`RECIPES` (or trained with ``recipe``), loaded or trained through :func:`trained`,
     seeded with the notebook's ``cfg.seed``.
@@ -333,98 +329,3 @@ def from_recipe(name: str, cfg: RunConfig, mnist: MNIST, recipe: Recipe | None =
     model, history = trained(name, chosen.build, train, cfg, seed=cfg.seed, keep=reconstructions,
                              expect=expectations(name, chosen, cfg.fast), verbose=verbose)
     return model, history, reconstructions
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def train_all(retrain: bool = True, notebooks: list[Path] | None = None, timeout: int = 3600) -> list[str]:
-    """Run every course notebook headless, top to bottom, so every model it trains is trained and saved
-    (outputs are thrown away; the committed notebooks are not touched). Prints, per notebook, the
-    models it trained and those it loaded. Returns the names of the models trained."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from .classroom import course_notebooks
-
-    notebooks = notebooks or course_notebooks()
-    trained_names: list[str] = []
-    previous = os.environ.get("VAE_RETRAIN")
-    os.environ["VAE_RETRAIN"] = "1" if retrain else "0"  # the kernels inherit it
-    try:
-        for path in notebooks:
-            start = time.perf_counter()
-            print(f"{path.name}: running ...", flush=True)
-            nb = nbformat.read(path, as_version=4)
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
-            trained_here, loaded = _training_lines(nb)
-            trained_names += trained_here
-            print(f"{path.name}: done in {time.perf_counter() - start:.0f} s; trained {len(trained_here)}"
-                  f"{' (' + ', '.join(trained_here) + ')' if trained_here else ''}, loaded {len(loaded)}", flush=True)
-    finally:
-        if previous is None:
-            os.environ.pop("VAE_RETRAIN", None)
-        else:
-            os.environ["VAE_RETRAIN"] = previous
-    return trained_names
-
-
-def _training_lines(nb) -> tuple[list[str], list[str]]:
-    """Names of the models an executed notebook trained and loaded, from the lines :func:`trained` prints."""
-    import re
-
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                     if o.get("output_type") == "stream")
-    trained_here = re.findall(r"^Training '([^']+)'", text, re.M)
-    loaded = re.findall(r"^Loaded '([^']+)'", text, re.M)
-    sweep = re.search(r"capacity sweep: (\d+) models trained here and saved, (\d+) loaded", text)
-    if sweep:
-        trained_here += [f"capacity sweep model {i + 1}" for i in range(int(sweep[1]))]
-        loaded += [f"capacity sweep model {i + 1}" for i in range(int(sweep[2]))]
-    return trained_here, loaded
-
-
-def describe_manifest(models: dict[str, dict]) -> str:
-    lines = [f"{'checkpoint':<28} {'model':<16} {'parameters':>10} {'epochs':>6} {'test loss':>10}  saved"]
-    for file, entry in models.items():
-        metrics = entry.get("metrics", {})
-        test = metrics.get("test_loss")
-        lines.append(f"{file:<28} {entry.get('model_class', '?'):<16} {entry.get('parameters', 0):>10,d} "
-                     f"{int(metrics.get('epochs', 0)) or '':>6} {'' if test is None else f'{test:.2f}':>10}  {entry.get('saved', '')}")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m vae_helpers.zoo", description="The course's trained models.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_all = sub.add_parser("train-all", help="run every notebook headless so that all its models are trained and saved")
-    p_all.add_argument("--keep", action="store_true", help="keep checkpoints whose key matches (train only the others)")
-    p_all.add_argument("--fail-if-trained", action="store_true",
-                       help="exit with status 3 if any model had to be trained (with --keep: every model was expected saved)")
-    sub.add_parser("list", help="list the saved models and their test figures (manifest.json)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "train-all":
-            trained_names = train_all(retrain=not args.keep)
-            models = read_manifest()
-            print(f"\n{len(trained_names)} models trained; {len(models)} checkpoints in {display_path(checkpoint_dir())} "
-                  "(manifest.json lists their keys):")
-        else:
-            models = read_manifest()
-            print(f"{len(models)} checkpoints in {display_path(checkpoint_dir())}:")
-    except (CheckpointError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(describe_manifest(models))
-    if args.command == "train-all" and args.fail_if_trained and trained_names:
-        print(f"error: {len(trained_names)} models were trained although every one should have been loaded: "
-              f"{', '.join(trained_names)}", file=sys.stderr)
-        return 3
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

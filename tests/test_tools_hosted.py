@@ -1,4 +1,4 @@
-"""The Colab install cell and the README's Binder/Colab badges (vae_helpers.hosted).
+"""The Colab install cell and the README's Binder/Colab badges (tools.hosted).
 
 The cell is run for real on a simulated Colab: a throwaway virtual environment that sees the course's
 installed packages (as Colab has torch and ipywidgets preinstalled) but not vae_helpers, with
@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vae_helpers import classroom, hosted
+from tools import classroom, hosted
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = classroom.course_notebooks()
@@ -31,7 +31,10 @@ def test_every_notebook_opens_with_the_install_cell_and_all_record_the_same_plac
         assert hosted.is_install_cell(code[0]), path.name
         assert code[0].source == hosted.install_cell_source(repository, branch), f"{path.name}: run `make hosted`"
         assert code[0].outputs == [], f"{path.name}: the install cell printed something off Colab"
-        assert code[0].source.startswith("# NBVAL_IGNORE_OUTPUT")
+        # a learner's first screen is the course: the cell shows one title line, its code is hidden
+        assert code[0].source.startswith("#@title Colab only") and code[0].source.splitlines()[0] == hosted.TITLE
+        assert code[0].metadata.get("jupyter", {}).get("source_hidden") is True
+        assert code[0].metadata.get("cellView") == "form"
         assert "setup(" in code[1].source, f"{path.name}: the setup cell should follow the install cell"
 
 

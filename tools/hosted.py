@@ -10,8 +10,8 @@ Where the course is published is written in two places that must agree: the ``CO
 and ``COURSE_BRANCH`` lines of those cells, and the README's block of Binder and Colab badges. One
 command writes both (``make hosted REPO=https://github.com/OWNER/NAME``):
 
-    python -m vae_helpers.classroom hosted --repo https://github.com/OWNER/NAME [--branch main]
-    python -m vae_helpers.classroom hosted            # says what is recorded now, changes nothing
+    python -m tools.classroom hosted --repo https://github.com/OWNER/NAME [--branch main]
+    python -m tools.classroom hosted            # says what is recorded now, changes nothing
 
 While no repository is recorded the README block is empty (no broken links), and the cell on
 Colab stops with a message saying which line to fill in.
@@ -23,17 +23,23 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from vae_helpers.files import atomic_write_text
+
 INSTALL_TAG = "colab-install"
 BADGES_BEGIN = "<!-- hosted-badges: begin (written by `make hosted`; do not edit by hand) -->"
 BADGES_END = "<!-- hosted-badges: end -->"
 _GITHUB = re.compile(r"^https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 
-_CELL = '''\
-# NBVAL_IGNORE_OUTPUT
-# Google Colab only. Colab opens this notebook without the rest of the course, so this cell installs the
-# course's helper package, vae_helpers, from the course's repository, and nothing else: Colab's own
-# PyTorch and ipywidgets stay as they are. Anywhere else (your laptop, a lab, Binder) it does nothing.
+TITLE = "#@title Colab only: installs the course's helper package there; does nothing anywhere else"
+# The cell's code is hidden: JupyterLab collapses it (jupyter.source_hidden) and Colab shows its title as a
+# form (cellView), so a learner's first screen is the course; a click shows the code.
+HIDDEN = {"jupyter": {"source_hidden": True}, "cellView": "form"}
+
+_CELL = TITLE + '''
+# Colab opens this notebook without the rest of the course, so this cell installs the course's helper
+# package, vae_helpers, from the course's repository, and nothing else: Colab's own PyTorch and
+# ipywidgets stay as they are. Anywhere else (your laptop, a lab, Binder) it does nothing.
 COURSE_REPOSITORY = "{repository}"  # e.g. "https://github.com/OWNER/NAME" (written by `make hosted`)
 COURSE_BRANCH = "{branch}"
 import importlib, importlib.util, subprocess, sys
@@ -82,7 +88,7 @@ def install_cell(repository: str = "", branch: str = "main"):
     import nbformat
 
     cell = nbformat.v4.new_code_cell(install_cell_source(repository, branch))
-    cell.metadata["tags"] = [INSTALL_TAG]
+    cell.metadata.update(tags=[INSTALL_TAG], **HIDDEN)
     return cell
 
 
@@ -97,7 +103,7 @@ def recorded_in(source: str) -> tuple[str, str]:
     match = _RECORDED.search(source)
     if not match:
         raise ValueError("The install cell has no COURSE_REPOSITORY / COURSE_BRANCH lines; rewrite it with "
-                         "`make hosted` (python -m vae_helpers.classroom hosted --repo ...).")
+                         "`make hosted` (python -m tools.classroom hosted --repo ...).")
     return ast.literal_eval(match["repository"]), ast.literal_eval(match["branch"])
 
 
@@ -158,8 +164,6 @@ def write_hosted(repository: str, branch: str, notebooks: list[Path], readme: Pa
     and each is replaced in one step, so a bad argument or an interruption leaves no file half-written."""
     import nbformat
 
-    from .checkpoints import atomic_write_text
-
     repository, branch = _normalize(repository, branch)
     text = readme.read_text()
     begin, end = _badges_span(text, readme)
@@ -170,6 +174,7 @@ def write_hosted(repository: str, branch: str, notebooks: list[Path], readme: Pa
         first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
         if first_code < len(nb.cells) and is_install_cell(nb.cells[first_code]):
             nb.cells[first_code].source = install_cell_source(repository, branch)
+            nb.cells[first_code].metadata.update(HIDDEN)
         else:
             nb.cells.insert(first_code, install_cell(repository, branch))
         new_notebooks.append((path, nbformat.writes(nb) + "\n"))

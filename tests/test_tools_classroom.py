@@ -7,7 +7,7 @@ import re
 import nbformat
 import pytest
 
-from vae_helpers import classroom
+from tools import classroom
 
 NOTEBOOKS = classroom.course_notebooks()
 
@@ -63,6 +63,7 @@ def text_of(cell):
     return "".join(parts)
 
 
+@pytest.mark.slow
 def test_student_copy_runs_and_every_stub_answers_with_a_hint(student, tmp_path, monkeypatch):
     """Run All on each student notebook (fast mode): no cell fails, every check says "Not yet" with a hint,
     and the cells that need an exercise's function carry on with the course's version."""

@@ -1,11 +1,11 @@
 """For teachers: a student copy of the notebooks, and a static HTML copy of the executed course.
 
-    python -m vae_helpers.classroom student [--out student]   # solutions removed, outputs cleared
-    python -m vae_helpers.classroom html [--out site]         # every notebook as HTML, with an index
-    python -m vae_helpers.classroom hosted [--repo URL]       # record where the course is published
+    python -m tools.classroom student [--out student]   # solutions removed, outputs cleared
+    python -m tools.classroom html [--out site]         # every notebook as HTML, with an index
+    python -m tools.classroom hosted [--repo URL]       # record where the course is published
 
 (``make student``, ``make html`` and ``make hosted REPO=URL`` run these; ``hosted`` is explained in
-``vae_helpers.hosted``.) ``student`` and ``html`` build the whole result in a temporary folder
+``tools.hosted``.) ``student`` and ``html`` build the whole result in a temporary folder
 beside the target and move it into place at the end, so an interrupted run leaves the previous copy
 as it was and never half a new one. They never delete what they did not make: ``--out`` must be a new
 folder or one the same command wrote before (it leaves a marker file there), never a file, the course
@@ -22,7 +22,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .files import staging_folder
+from vae_helpers.files import staging_folder
+
+from . import hosted
 
 MARKER = ".vae-course-output"  # written into every folder that `student` or `html` makes, naming the command
 SOLUTION_TAG = "solution"
@@ -190,7 +192,7 @@ def export_html(out: str | os.PathLike = "site", notebooks: Iterable[Path] | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vae_helpers.classroom", description="Prepare the course for a class.")
+    parser = argparse.ArgumentParser(prog="python -m tools.classroom", description="Prepare the course for a class.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_student = sub.add_parser("student", help="write the student copy: solutions removed, outputs cleared")
     p_student.add_argument("--out", default="student", help="folder to write (default: student/)")
@@ -223,8 +225,6 @@ def _run(args) -> int:
 
 
 def _hosted(repo: str | None, branch: str) -> int:
-    from . import hosted
-
     notebooks, readme = course_notebooks(), notebooks_dir().parent / "README.md"
     if repo is not None:
         hosted.write_hosted(repo, branch, notebooks, readme)
