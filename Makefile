@@ -11,7 +11,7 @@ ifneq ($(strip $(VAE_DATA_DIR)),)
 export VAE_DATA_DIR := $(abspath $(VAE_DATA_DIR))
 endif
 
-.PHONY: setup lab test test-pythons test-ipywidgets7 notebooks benchmark data models student html hosted
+.PHONY: setup lab test test-pythons test-ipywidgets7 notebooks benchmark mutation data models student html hosted
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
@@ -54,6 +54,15 @@ notebooks: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_widgets.py
 	$(PY) benchmarks/bench_training_loop.py
+
+# mutation testing of losses, models, training, data and the exercise checks with mutmut (settings in
+# pyproject.toml, [tool.mutmut]); about half an hour on 2 cores. The table goes to benchmarks/mutation.md.
+mutation: $(STAMP)
+	$(PY) -m pip install --quiet "mutmut>=3.2"
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2 || true
+	$(PY) benchmarks/mutation_report.py > benchmarks/mutation.md.tmp && mv benchmarks/mutation.md.tmp benchmarks/mutation.md
+	@cat benchmarks/mutation.md | head -12
 
 # for teachers (docs/teachers_guide.md):
 # train every model the notebooks use, in full mode, into the checkpoint folder with manifest.json

@@ -25,8 +25,13 @@ def mnist():
 
 
 def pytest_collection_modifyitems(items):
-    """nbval waits only 5 s (hard-coded) for a cell's output messages after the cell has finished; on a
+    """Notebook cells (nbval) and the browser test are slow: ``pytest -m "not slow"`` leaves them out for a
+    quick edit-and-test loop; ``make test`` runs everything.
+
+    nbval waits only 5 s (hard-coded) for a cell's output messages after the cell has finished; on a
     busy 2-core machine the kernel can take longer to flush a training cell's progress-bar messages."""
     for item in items:
         if hasattr(item, "output_timeout"):
             item.output_timeout = 60
+        if hasattr(item, "output_timeout") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

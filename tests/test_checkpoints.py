@@ -108,6 +108,7 @@ def _save_many(folder, worker, count, barrier):
         save_checkpoint(f"{folder}/w{worker}-{i}.pt", torch.nn.Linear(2, 1), metrics={"test_loss": float(i)})
 
 
+@pytest.mark.slow
 def test_concurrent_saves_from_several_processes_lose_no_manifest_entry(tmp_path):
     import multiprocessing
 

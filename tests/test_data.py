@@ -136,3 +136,16 @@ def test_fixed_test_batch_is_the_same_every_time(mnist):
     x2, y2 = fixed_test_batch(load_mnist().test, 16)
     assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert set(y1.tolist()) == set(range(10))
+
+
+def test_course_mnist_is_all_of_mnist_or_fast_modes_subsets(mnist, monkeypatch):
+    from vae_helpers import data
+
+    fast, full = data.course_mnist(True), data.course_mnist(False)
+    assert (len(fast.train), len(fast.test)) == (data.FAST_TRAIN_SUBSET, data.FAST_TEST_SUBSET) == (5_000, 2_000)
+    assert (len(full.train), len(full.test)) == (60_000, 10_000)
+    calls = []
+    monkeypatch.setattr(data, "load_mnist", lambda **kwargs: calls.append(kwargs))
+    data.course_mnist(True, device="cpu")
+    data.course_mnist(False, device="cpu")
+    assert calls == [{"subset": 5_000, "test_subset": 2_000, "device": "cpu"}, {"device": "cpu"}]

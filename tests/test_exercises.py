@@ -1,158 +1,668 @@
-"""The checks must accept the worked solutions, reject common mistakes with a hint, and never raise."""
+"""The checks must accept right answers in any form, reject plausible wrong ones with a one-line hint, never
+raise, and keep their tolerances; yours_or_reference must never hand a wrong answer to the cells below."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vae_helpers import exercises
+from vae_helpers.quality import sharpness
+
+# --------------------------------------------------------------------------- right answers, each in several types
 
 
-def test_transposed_conv_size(capsys):
-    assert exercises.check_transposed_conv_size(lambda s, k, st, p: (s - 1) * st - 2 * p + k)
-    assert "Correct" in capsys.readouterr().out
-    assert not exercises.check_transposed_conv_size(lambda s, k, st, p: (s + 2 * p - k) // st + 1)
-    assert "ordinary convolution" in capsys.readouterr().out
-    assert not exercises.check_transposed_conv_size(lambda s, k, st, p: (s - 1) * st + k)
-    assert "padding" in capsys.readouterr().out
+def conv_size(s, k, st, p):
+    return (s - 1) * st - 2 * p + k
 
 
-def test_unfinished_or_crashing_answers_get_a_hint_not_a_traceback(capsys):
+def conv_params(i, o, k):
+    return i * o * k * k + o
+
+
+def onehot_params(n, c, k):
+    return n * c * k * k + c
+
+
+def one_hot(index, n):
+    out = torch.zeros(len(index), n)
+    out[torch.arange(len(index)), index] = 1.0
+    return out
+
+
+def bce(logits, x):
+    return logits.clamp(min=0) - logits * x + torch.log1p(torch.exp(-logits.abs()))
+
+
+def bce_numpy(logits, x):
+    l, x = logits.numpy().astype(np.float64), x.numpy().astype(np.float64)
+    return np.maximum(l, 0) - l * x + np.log1p(np.exp(-np.abs(l)))
+
+
+def interpolate(z0, z1, steps):
+    t = torch.linspace(0, 1, steps)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def interpolate_numpy(z0, z1, steps):
+    t = np.linspace(0, 1, steps)[:, None]  # float64
+    return (1 - t) * z0.numpy() + t * z1.numpy()
+
+
+def reparameterize(mu, logvar):
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def reparameterize_rows(mu, logvar):  # a list of rows, stacked by the check
+    return [m + torch.exp(0.5 * lv) * torch.randn_like(m) for m, lv in zip(mu, logvar)]
+
+
+def kl(mu, logvar):
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)
+
+
+def kl_numpy(mu, logvar):
+    m, lv = mu.numpy().astype(np.float64), logvar.numpy().astype(np.float64)
+    return 0.5 * (m ** 2 + np.exp(lv) - lv - 1).sum(axis=1)
+
+
+def mean_gradient(images):
+    dx = images[..., :-1, 1:] - images[..., :-1, :-1]
+    dy = images[..., 1:, :-1] - images[..., :-1, :-1]
+    return (dx ** 2 + dy ** 2).sqrt().flatten(start_dim=1).mean(dim=1)
+
+
+def mean_gradient_numpy(images):
+    x = images.numpy().astype(np.float64)
+    dx, dy = x[..., :-1, 1:] - x[..., :-1, :-1], x[..., 1:, :-1] - x[..., :-1, :-1]
+    return np.sqrt(dx ** 2 + dy ** 2).reshape(len(x), -1).mean(axis=1)
+
+
+RIGHT = {
+    "check_transposed_conv_size": [
+        ("int", conv_size),
+        ("numpy int64", lambda *a: np.int64(conv_size(*a))),
+        ("whole float", lambda *a: float(conv_size(*a))),
+        ("0-d tensor", lambda *a: torch.tensor(conv_size(*a))),
+    ],
+    "check_conv_transpose_params": [
+        ("int", conv_params),
+        ("numpy int64", lambda *a: np.int64(conv_params(*a))),
+        ("whole float", lambda i, o, k: i * o * k ** 2.0 + o),
+    ],
+    "check_onehot_input_params": [
+        ("int", onehot_params),
+        ("numpy int64", lambda *a: np.prod(a[:2]) * a[2] ** 2 + a[1]),
+        ("whole float", lambda n, c, k: n * c * math.pow(k, 2) + c),
+    ],
+    "check_one_hot": [
+        ("float32", one_hot),
+        ("float64", lambda index, n: F.one_hot(index, n).double()),
+        ("numpy", lambda index, n: np.eye(n)[index.numpy()]),
+        ("list", lambda index, n: [[1.0 if j == i else 0.0 for j in range(n)] for i in index.tolist()]),
+    ],
+    "check_bce_with_logits": [
+        ("float32", bce),
+        ("float64", lambda l, x: bce(l.double(), x.double())),
+        ("numpy", bce_numpy),
+        ("logsigmoid", lambda l, x: -(x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l))),
+        ("softplus", lambda l, x: F.softplus(l) - l * x),
+    ],
+    "check_interpolate": [
+        ("float32", interpolate),
+        ("float64", lambda z0, z1, n: torch.from_numpy(interpolate_numpy(z0, z1, n))),
+        ("numpy", interpolate_numpy),
+        ("list of tensors", lambda z0, z1, n: [z0 + (z1 - z0) * t for t in np.linspace(0, 1, n)]),
+        ("nested list", lambda z0, z1, n: interpolate(z0, z1, n).tolist()),
+    ],
+    "check_reparameterize": [  # a NumPy answer cannot pass: it carries no gradient (see WRONG)
+        ("float32", reparameterize),
+        ("float64", lambda mu, lv: mu.double() + torch.exp(0.5 * lv.double()) * torch.randn_like(mu, dtype=torch.float64)),
+        ("list of rows", reparameterize_rows),
+        ("rsample", lambda mu, lv: torch.distributions.Normal(mu, torch.exp(0.5 * lv)).rsample()),
+    ],
+    "check_kl": [
+        ("float32", kl),
+        ("float64", lambda mu, lv: kl(mu.double(), lv.double())),
+        ("numpy", kl_numpy),
+        ("list", lambda mu, lv: kl(mu, lv).tolist()),
+        ("paper's form", lambda mu, lv: -0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp(), dim=1)),
+    ],
+    "check_sharpness": [
+        ("float32", mean_gradient),
+        ("float64", lambda x: mean_gradient(x.double())),
+        ("numpy", mean_gradient_numpy),
+        ("package", sharpness),
+    ],
+}
+
+# --------------------------------------------------------------------------- wrong answers learners write
+
+
+def bce_naive_sigmoid(logits, x):
+    p = torch.sigmoid(logits)
+    return -(x * torch.log(p) + (1 - x) * torch.log(1 - p))
+
+
+def bce_torch_max(logits, x):  # a learner's: torch.max(t, 0) is a reduction returning (values, indices)
+    return torch.max(logits, 0) - logits * x + torch.log1p(torch.exp(-logits.abs()))
+
+
+def bce_python_max(logits, x):
+    return max(logits, 0) - logits * x + torch.log1p(torch.exp(-logits.abs()))
+
+
+def sharpness_uncropped(images):  # a learner's: dx (H, W-1) and dy (H-1, W) do not fit together
+    dx = images[..., :, 1:] - images[..., :, :-1]
+    dy = images[..., 1:, :] - images[..., :-1, :]
+    return torch.sqrt(dx ** 2 + dy ** 2).flatten(start_dim=1).mean(dim=1)
+
+
+def sharpness_other_corner(images):
+    dx = images[..., 1:, 1:] - images[..., 1:, :-1]
+    dy = images[..., 1:, :-1] - images[..., :-1, :-1]
+    return (dx ** 2 + dy ** 2).sqrt().flatten(start_dim=1).mean(dim=1)
+
+
+def one_hot_columns(index, n):
+    out = torch.zeros(len(index), n)
+    out[:, index] = 1.0
+    return out
+
+
+def reparameterize_seeded(mu, logvar):
+    torch.manual_seed(0)
+    return reparameterize(mu, logvar)
+
+
+def laplace(mu, logvar):  # unit variance, not normal
+    eps = torch.distributions.Laplace(0.0, 1 / math.sqrt(2)).sample(mu.shape)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def two_numbers(*args):
+    return np.array([28, 28])
+
+
+CLASSIC_SIZES = {(1, 7, 1, 0): 7, (7, 4, 2, 1): 14, (14, 4, 2, 1): 28, (5, 3, 1, 1): 5, (4, 3, 2, 0): 9, (10, 5, 3, 2): 28}
+CLASSIC_PARAMS = {(8, 32, 7): 12576, (32, 16, 4): 8208, (16, 1, 4): 257, (1, 64, 7): 3200, (3, 5, 2): 65}
+
+
+def memorized(table, formula):  # right on the layers a notebook shows, wrong elsewhere: only random cases catch it
+    return lambda *a: table.get(a, formula(*a))
+
+
+WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
+    "check_transposed_conv_size": [
+        ("ordinary convolution", lambda s, k, st, p: (s + 2 * p - k) // st + 1, "ordinary convolution"),
+        ("no padding", lambda s, k, st, p: (s - 1) * st + k, "both borders"),
+        ("padding once", lambda s, k, st, p: (s - 1) * st - p + k, "subtract 2 * padding"),
+        ("padding added", lambda s, k, st, p: (s - 1) * st + 2 * p + k, "not added"),
+        ("size * stride", lambda s, k, st, p: s * st - 2 * p + k, "gaps *between*"),
+        ("hard-coded", lambda s, k, st, p: 7, "(size - 1) * stride"),
+        ("(height, width) tuple", lambda *a: (conv_size(*a), conv_size(*a)), "one whole number"),
+        ("2-element tensor", lambda *a: torch.tensor([conv_size(*a)] * 2), "one whole number"),
+        ("true division", lambda s, k, st, p: (s - 1) * st - 2 * p + k + p / 2, "not a whole number"),
+        ("+1 of the ordinary convolution", lambda s, k, st, p: (s - 1) * st - 2 * p + k + 1, "the + 1 belongs"),
+        ("memorized the classic layers", memorized(CLASSIC_SIZES, lambda s, k, st, p: s * st), "(size - 1) * stride"),
+        ("undefined name", lambda s, k, st, p: (s - 1) * st - 2 * p + k + output_padding, "not defined"),  # noqa: F821
+    ],
+    "check_conv_transpose_params": [
+        ("weights only", lambda i, o, k: i * o * k * k, "bias"),
+        ("kernel not squared", lambda i, o, k: i * o * k + o, "square it"),
+        ("bias per input channel", lambda i, o, k: i * o * k * k + i, "output channels"),
+        ("bias per pair", lambda i, o, k: i * o * (k * k + 1), "not one per (input, output) pair"),
+        ("no input channels", lambda i, o, k: o * k * k + o, "its own k x k kernel"),
+        ("2-element array", two_numbers, "one whole number"),
+        ("stub", lambda i, o, k: ..., "Not attempted"),
+        ("memorized the classic layers", memorized(CLASSIC_PARAMS, lambda i, o, k: i * o * k * k), "its own k x k kernel"),
+    ],
+    "check_onehot_input_params": [
+        ("no kernel", lambda n, c, k: n * c + c, "kernel x kernel"),
+        ("weights only", lambda n, c, k: n * c * k * k, "bias"),
+        ("kernel hard-coded", lambda n, c, k: n * c * 49 + c, "not 7 * 7"),
+        ("kernel not squared", lambda n, c, k: n * c * k + c, "square it"),
+        ("bias per image", lambda n, c, k: n * c * k * k + n, "output channels"),
+        ("2-element tensor", lambda n, c, k: torch.tensor([n * c * k * k, c]), "one whole number"),
+    ],
+    "check_one_hot": [
+        ("int64", lambda index, n: F.one_hot(index, n), "floats"),
+        ("bool", lambda index, n: F.one_hot(index, n) == 1, "floats"),
+        ("transposed", lambda index, n: one_hot(index, n).T, "transposed"),
+        ("n from the data", lambda index, n: F.one_hot(index).float(), "index.max() + 1"),
+        ("columns in every row", one_hot_columns, "every row"),
+        ("off by one", lambda index, n: one_hot(index - 1, n), "off by one"),
+        ("index ignored", lambda index, n: torch.eye(n)[: len(index)], "single 1.0"),
+        ("almost 1", lambda index, n: one_hot(index, n) * 0.999, "exactly 1.0"),
+        ("(rows, n) tuple", lambda index, n: (one_hot(index, n), n), "tuple"),
+        ("int list", lambda index, n: F.one_hot(index, n).tolist(), "floats"),
+    ],
+    "check_bce_with_logits": [
+        ("log(sigmoid)", bce_naive_sigmoid, "exp(l) overflows"),
+        ("log(1 + exp(l))", lambda l, x: torch.log(1 + torch.exp(l)) - l * x, "inf or nan"),
+        ("softplus by hand, logits clamped to +-80",
+         lambda l, x: torch.log1p(torch.exp(l.clamp(-80, 80))) - l.clamp(-80, 80) * x, "do not clamp"),
+        ("torch.max(logits, 0)", bce_torch_max, "(values, indices)"),
+        ("Python max(logits, 0)", bce_python_max, "Python's max"),
+        ("torch.max(logits, 0)[0]", lambda l, x: torch.max(l, 0)[0] - l * x + torch.log1p(torch.exp(-l.abs())),
+         "largest logit of each column"),
+        ("log1p term missing", lambda l, x: l.clamp(min=0) - l * x, "is missing"),
+        ("sign of l * x", lambda l, x: l.clamp(min=0) + l * x + torch.log1p(torch.exp(-l.abs())), "sign"),
+        ("summed", lambda l, x: bce(l, x).sum(), "one loss per pixel"),
+        ("returns (loss, mean) tuple", lambda l, x: (bce(l, x), bce(l, x).mean()), "tuple"),
+    ],
+    "check_interpolate": [
+        ("arange(n) / n", lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.arange(n) / n]), "stops short"),
+        ("reversed", lambda z0, z1, n: interpolate(z1, z0, n), "from z1 to z0"),
+        ("t not a column", lambda z0, z1, n: (1 - torch.linspace(0, 1, n)) * z0 + torch.linspace(0, 1, n) * z1,
+         "t[:, None]"),
+        ("transposed", lambda z0, z1, n: interpolate(z0, z1, n).T, "transposed"),
+        ("steps + 1 points", lambda z0, z1, n: interpolate(z0, z1, n + 1), "both ends"),
+        ("endpoints only", lambda z0, z1, n: torch.stack([z0, z1]), "shape (5, 3)"),
+        ("squeezed", lambda z0, z1, n: interpolate(z0, z1, n).squeeze(), "even when D = 1"),
+        ("minus missing", lambda z0, z1, n: z0 + torch.linspace(0, 1, n)[:, None] * z1, "last row must be z1"),
+        ("t squared", lambda z0, z1, n: z0 + (z1 - z0) * torch.linspace(0, 1, n)[:, None] ** 2, "evenly spaced"),
+    ],
+    "check_reparameterize": [
+        ("exp(logvar) as std", lambda mu, lv: mu + torch.exp(lv) * torch.randn_like(mu), "exp(logvar) as the standard deviation"),
+        ("logvar as std", lambda mu, lv: mu + lv * torch.randn_like(mu), "not the standard deviation"),
+        ("sigma forgotten", lambda mu, lv: mu + torch.randn_like(mu), "eps is not scaled"),
+        ("logvar clamped to +-4", lambda mu, lv: mu + torch.exp(0.5 * lv.clamp(-4, 4)) * torch.randn_like(mu), "do not clamp"),
+        ("uniform [0, 1)", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.rand_like(mu), "never negative"),
+        ("uniform, unit variance",
+         lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.rand_like(mu) - 0.5) * math.sqrt(12), "not normally distributed"),
+        ("+-1 noise", lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.randint_like(mu, 2) * 2 - 1), "only a few values"),
+        ("Laplace, unit variance", laplace, "not normally distributed"),
+        ("torch.normal", lambda mu, lv: torch.normal(mu, torch.exp(0.5 * lv)), "torch.normal"),
+        ("torch.normal, detached", lambda mu, lv: torch.normal(mu.detach(), torch.exp(0.5 * lv.detach())), "not connected"),
+        ("NumPy", lambda mu, lv: mu.detach().numpy() + np.exp(0.5 * lv.detach().numpy()) * np.random.randn(*mu.shape),
+         "not connected"),
+        ("sigma detached", lambda mu, lv: mu + torch.exp(0.5 * lv).detach() * torch.randn_like(mu), "logvar"),
+        ("same eps for every row", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[-1]), "every example"),
+        ("same eps for every dimension", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(*mu.shape[:-1], 1),
+         "same noise"),
+        ("2-D shape hard-coded", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[0], mu.shape[1]),
+         "randn_like"),
+        ("seeded inside", reparameterize_seeded, "two calls"),
+        ("returns (z, eps)", lambda mu, lv: (reparameterize(mu, lv), torch.randn_like(mu)), "tuple"),
+    ],
+    "check_kl": [
+        ("-1 missing", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv).sum(dim=1), "-1 inside the sum"),
+        ("factor 1/2 missing", lambda mu, lv: (mu ** 2 + lv.exp() - lv - 1).sum(dim=1), "factor 1/2"),
+        ("mean over dimensions", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).mean(dim=1), "use sum"),
+        ("logvar clamped to +-4", lambda mu, lv: kl(mu, lv.clamp(-4, 4)), "do not clamp"),
+        ("mu clamped to +-5", lambda mu, lv: kl(mu.clamp(-5, 5), lv), "do not clamp"),
+        ("no sum", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1), ".sum(dim=1)"),
+        ("sum over the batch", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(dim=0), "summed over the batch"),
+        ("sum over everything", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(), "not .sum() over everything"),
+        ("sign", lambda mu, lv: -kl(mu, lv), "never negative"),
+        ("sigma for the variance", lambda mu, lv: 0.5 * (mu ** 2 + (0.5 * lv).exp() - lv - 1).sum(dim=1), "KL = 0.5 * sum"),
+    ],
+    "check_sharpness": [
+        ("dx and dy not cropped", sharpness_uncropped, "crop both"),
+        ("horizontal only", lambda x: (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1), "only the horizontal"),
+        ("|dx| + |dy|", lambda x: ((x[..., :-1, 1:] - x[..., :-1, :-1]).abs() + (x[..., 1:, :-1] - x[..., :-1, :-1]).abs())
+         .flatten(1).mean(1), "not |dx| + |dy|"),
+        ("no square root", lambda x: ((x[..., :-1, 1:] - x[..., :-1, :-1]) ** 2 + (x[..., 1:, :-1] - x[..., :-1, :-1]) ** 2)
+         .flatten(1).mean(1), "square root"),
+        ("sum per image", lambda x: mean_gradient(x) * (x.shape[-1] - 1) * (x.shape[-2] - 1), "not the sum"),
+        ("mean over the batch", lambda x: mean_gradient(x).mean(), "one number per image"),
+        ("(B, 1) kept", lambda x: mean_gradient(x)[:, None], "flatten each image"),
+        ("squeezed", lambda x: mean_gradient(x)[:, None].squeeze(), "batch of one image"),
+        ("other corner", sharpness_other_corner, "same (H-1) x (W-1) pixels"),
+        ("central differences", lambda x: torch.stack(torch.gradient(x, dim=(-2, -1))).pow(2).sum(0).sqrt().flatten(1).mean(1),
+         "same (H-1) x (W-1) pixels"),
+        ("returns (dx, dy)", lambda x: (x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]), "tuple"),
+    ],
+}
+
+CASES_RIGHT = [(check, label, fn) for check, answers in RIGHT.items() for label, fn in answers]
+CASES_WRONG = [(check, label, fn, phrase) for check, answers in WRONG.items() for label, fn, phrase in answers]
+
+
+def run_check(check_name, fn, capsys):
+    result = getattr(exercises, check_name)(fn)
+    out = capsys.readouterr()
+    return result, out.out, out.err
+
+
+def test_every_check_has_at_least_5_wrong_and_3_right_answers():
+    checks = {name for name in dir(exercises) if name.startswith("check_") and name not in
+              ("check_latent_size_prediction", "check_beta_reading")}
+    assert set(WRONG) == set(RIGHT) == checks
+    assert all(len(WRONG[c]) >= 5 and len(RIGHT[c]) >= 3 for c in checks)
+
+
+@pytest.mark.parametrize("check_name, label, fn", CASES_RIGHT, ids=[f"{c}-{l}" for c, l, _ in CASES_RIGHT])
+def test_a_right_answer_passes_in_any_type(check_name, label, fn, capsys):
+    ok, out, err = run_check(check_name, fn, capsys)
+    assert ok is True, out
+    assert out.startswith("Correct!") and out.count("\n") == 1 and not err, out
+    if label in ("float64", "numpy", "numpy int64", "whole float", "0-d tensor", "list", "nested list"):
+        assert "converted to a float32 tensor" in out or "read as the whole number" in out, out
+    if label == "numpy":
+        assert "NumPy float64 array; converted to a float32 tensor" in out, out
+    if label in ("list of tensors", "list of rows"):
+        assert "stacked into one float32 tensor" in out, out
+    if label in ("float32", "int", "package"):
+        assert "converted" not in out and "read as" not in out, out
+
+
+@pytest.mark.parametrize("check_name, label, fn, phrase", CASES_WRONG, ids=[f"{c}-{l}" for c, l, _, _ in CASES_WRONG])
+def test_a_wrong_answer_is_rejected_with_a_one_line_hint(check_name, label, fn, phrase, capsys):
+    ok, out, err = run_check(check_name, fn, capsys)
+    assert ok is False, out
+    assert out.startswith("Not yet. ") and out.count("\n") == 1, out
+    assert phrase in out, out
+    assert "Traceback" not in out + err
+
+
+# --------------------------------------------------------------------------- answers no learner should write, still no traceback
+
+
+class Weird:
+    def __eq__(self, other):
+        raise RuntimeError("no comparing me")
+
+    __hash__ = object.__hash__
+
+
+HOSTILE = [
+    ("string", lambda *a: "abc"), ("dict", lambda *a: {}), ("object", lambda *a: Weird()), ("nan", lambda *a: float("nan")),
+    ("generator", lambda *a: (i for i in range(3))), ("complex tensor", lambda *a: torch.zeros(3, dtype=torch.complex64)),
+    ("ragged list", lambda *a: [[1.0], [1.0, 2.0]]), ("list of odd tensors", lambda *a: [torch.zeros(2), torch.zeros(3)]),
+    ("raises KeyError", lambda *a: {}["x"]), ("not a function", ...), ("None", lambda *a: None),
+]
+FUNCTION_CHECKS = sorted(RIGHT)
+
+
+@pytest.mark.parametrize("check_name", FUNCTION_CHECKS)
+@pytest.mark.parametrize("label, fn", HOSTILE, ids=[label for label, _ in HOSTILE])
+def test_no_answer_makes_a_check_raise(check_name, label, fn, capsys):
+    ok, out, err = run_check(check_name, fn, capsys)
+    assert ok is False and out.startswith("Not yet. ") and out.count("\n") == 1, out
+    assert "Traceback" not in out + err
+
+
+def test_unfinished_answers_say_not_attempted(capsys):
     def stub(*args):
         return ...
 
     def broken(*args):
         raise NotImplementedError
 
-    def typo(*args):
-        return undefined_name  # noqa: F821
-
-    for fn in (stub, broken):
-        assert not exercises.check_conv_transpose_params(fn)
-        assert "Not attempted yet" in capsys.readouterr().out
-    assert not exercises.check_one_hot(typo)
-    assert "NameError" in capsys.readouterr().out
+    for check_name in FUNCTION_CHECKS:
+        for fn in (stub, broken):
+            ok, out, _ = run_check(check_name, fn, capsys)
+            assert not ok and "Not attempted yet" in out, (check_name, out)
 
 
-def test_conv_transpose_params(capsys):
-    assert exercises.check_conv_transpose_params(lambda i, o, k: i * o * k * k + o)
-    assert not exercises.check_conv_transpose_params(lambda i, o, k: i * o * k * k)
-    assert "bias" in capsys.readouterr().out
+def test_the_two_crashes_learners_met_name_the_mistake(capsys):
+    assert not exercises.check_bce_with_logits(bce_torch_max)
+    out = capsys.readouterr().out
+    assert "TypeError" in out and "torch.max(logits, 0) is not the element-wise max(l, 0)" in out and "clamp(min=0)" in out
+    assert not exercises.check_sharpness(sharpness_uncropped)
+    out = capsys.readouterr().out
+    assert "RuntimeError" in out and "dx is (H, W-1) and dy is (H-1, W)" in out and out.count("\n") == 1
 
 
-def test_one_hot(capsys):
-    def one_hot(index, n):
-        out = torch.zeros(len(index), n)
-        out[torch.arange(len(index)), index] = 1.0
-        return out
+# --------------------------------------------------------------------------- the two reading exercises
 
-    assert exercises.check_one_hot(one_hot)
-    assert not exercises.check_one_hot(lambda index, n: torch.nn.functional.one_hot(index, n))
-    assert "floats" in capsys.readouterr().out
-
-
-def test_onehot_input_params(capsys):
-    assert exercises.check_onehot_input_params(lambda n, c, k: n * c * k * k + c)
-    assert not exercises.check_onehot_input_params(lambda n, c, k: n * c + c)
-    assert "Hint" in capsys.readouterr().out
-
-
-def test_bce_with_logits(capsys):
-    def stable(logits, x):
-        return logits.clamp(min=0) - logits * x + torch.log1p(torch.exp(-logits.abs()))
-
-    def naive(logits, x):
-        p = torch.sigmoid(logits)
-        return -(x * torch.log(p) + (1 - x) * torch.log(1 - p))
-
-    assert exercises.check_bce_with_logits(stable)
-    assert not exercises.check_bce_with_logits(naive)
-    assert "inf or nan" in capsys.readouterr().out
-    assert not exercises.check_bce_with_logits(lambda l, x: stable(l, x).sum())
-    assert "one loss per pixel" in capsys.readouterr().out
+MEASURED = {2: {"kl": 6.0, "recon": 140.0}, 20: {"kl": 25.0, "recon": 75.0}}
+SWEEP = {0.5: {"kl": 7.0, "recon": 140.0}, 1.0: {"kl": 6.0, "recon": 145.0}, 4.0: {"kl": 3.0, "recon": 170.0}}
+READINGS_RIGHT = [
+    ("check_latent_size_prediction", ("20", "20"), MEASURED), ("check_latent_size_prediction", (20, 20), MEASURED),
+    ("check_latent_size_prediction", (np.int64(20), torch.tensor(20)), MEASURED),
+    ("check_latent_size_prediction", (20.0, " 20"), MEASURED),
+    ("check_beta_reading", (0.5, 0.5), SWEEP), ("check_beta_reading", (np.float64(0.5), np.float32(0.5)), SWEEP),
+    ("check_beta_reading", (torch.tensor(0.5), "0.5"), SWEEP), ("check_beta_reading", (min(SWEEP), 1 / 2), SWEEP),
+]
+READINGS_WRONG = [
+    ("check_latent_size_prediction", ("2", "20"), MEASURED, "costs KL"),
+    ("check_latent_size_prediction", ("20", "2"), MEASURED, "reconstruction term falls"),
+    ("check_latent_size_prediction", (("2", "20"), "20"), MEASURED, "you set a tuple"),
+    ("check_latent_size_prediction", (np.array([2, 20]), "20"), MEASURED, "NumPy"),
+    ("check_latent_size_prediction", ("10", "20"), MEASURED, "one of ['2', '20']"),
+    ("check_latent_size_prediction", (..., ...), MEASURED, "Not attempted"),
+    ("check_latent_size_prediction", (None, "20"), MEASURED, "one of"),
+    ("check_beta_reading", (4.0, 0.5), SWEEP, "price"),
+    ("check_beta_reading", (0.5, 4.0), SWEEP, "afford"),
+    ("check_beta_reading", ((0.5, 1.0), 0.5), SWEEP, "you set a tuple"),
+    ("check_beta_reading", (np.array([0.5, 1.0]), 0.5), SWEEP, "NumPy"),
+    ("check_beta_reading", (torch.tensor([0.5, 1.0]), 0.5), SWEEP, "tensor"),
+    ("check_beta_reading", (2.0, 0.5), SWEEP, "one of the betas"),
+    ("check_beta_reading", (..., 0.5), SWEEP, "Not attempted"),
+    ("check_beta_reading", (True, 0.5), SWEEP, "one of the betas"),
+]
 
 
-def test_interpolate(capsys):
-    assert exercises.check_interpolate(lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, n)]))
-    assert not exercises.check_interpolate(lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.arange(n) / n]))
-    assert "last z1" in capsys.readouterr().out
+@pytest.mark.parametrize("check_name, answers, data", READINGS_RIGHT)
+def test_a_right_reading_passes_in_any_type(check_name, answers, data, capsys):
+    assert getattr(exercises, check_name)(*answers, data) is True
+    assert capsys.readouterr().out.startswith("Correct!")
 
 
-def test_reparameterize(capsys):
-    assert exercises.check_reparameterize(lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
-    assert not exercises.check_reparameterize(lambda mu, logvar: mu + torch.exp(logvar) * torch.randn_like(mu))
-    assert "variance" in capsys.readouterr().out
-    assert not exercises.check_reparameterize(lambda mu, logvar: torch.normal(mu.detach(), torch.exp(0.5 * logvar.detach())))
-    assert "not connected" in capsys.readouterr().out
+@pytest.mark.parametrize("check_name, answers, data, phrase", READINGS_WRONG)
+def test_a_wrong_reading_is_rejected_with_a_hint(check_name, answers, data, phrase, capsys):
+    assert getattr(exercises, check_name)(*answers, data) is False
+    out = capsys.readouterr().out
+    assert out.startswith("Not yet. ") and phrase in out and out.count("\n") == 1, out
 
 
-def test_kl(capsys):
-    assert exercises.check_kl(lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(dim=1))
-    assert not exercises.check_kl(lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv).sum(dim=1))  # without the -1
-    assert "-1 inside the sum" in capsys.readouterr().out
-    assert not exercises.check_kl(lambda mu, lv: (mu ** 2 + lv.exp() - lv - 1).sum(dim=1))
-    assert "factor 1/2" in capsys.readouterr().out
-    assert not exercises.check_kl(lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).mean(dim=1))
-    assert "sum" in capsys.readouterr().out
+# --------------------------------------------------------------------------- tolerances, pinned
 
 
-def test_latent_size_prediction(capsys):
-    measured = {2: {"kl": 6.0, "recon": 140.0}, 20: {"kl": 25.0, "recon": 75.0}}
-    assert exercises.check_latent_size_prediction("20", "20", measured)
-    assert not exercises.check_latent_size_prediction("2", "20", measured)
-    assert "KL" in capsys.readouterr().out
-    assert not exercises.check_latent_size_prediction(..., ..., measured)
-    assert "Not attempted" in capsys.readouterr().out
+def test_the_tolerances_are_the_documented_ones():
+    assert (exercises.BCE_ATOL, exercises.BCE_RTOL) == (1e-5, 1e-5)
+    assert (exercises.INTERPOLATE_ATOL, exercises.INTERPOLATE_RTOL) == (1e-6, 1e-5)
+    assert (exercises.KL_ATOL, exercises.KL_RTOL) == (1e-4, 1e-5)
+    assert (exercises.SHARPNESS_ATOL, exercises.SHARPNESS_RTOL) == (1e-5, 1e-5)
+    assert (exercises.REPARAM_KS_LIMIT, exercises.REPARAM_SCALE_LIMIT, exercises.REPARAM_CORR_LIMIT) == (3.0, 6.0, 6.0)
+    assert (exercises.REPARAM_GRAD_ATOL, exercises.REPARAM_GRAD_RTOL) == (1e-5, 1e-5)
+    assert exercises.REPARAM_ROWS == 4096 and len(exercises.REPARAM_LOGVAR) == 8
+    assert min(exercises.REPARAM_LOGVAR) <= -12 and max(exercises.REPARAM_LOGVAR) >= 12
+    assert len(exercises.CHECK_SEEDS) >= 3
 
 
-def test_beta_reading(capsys):
-    sweep = {0.5: {"kl": 7.0, "recon": 140.0}, 1.0: {"kl": 6.0, "recon": 145.0}, 4.0: {"kl": 3.0, "recon": 170.0}}
-    assert exercises.check_beta_reading(0.5, 0.5, sweep)
-    assert not exercises.check_beta_reading(4.0, 0.5, sweep)
-    assert "price" in capsys.readouterr().out
-    assert not exercises.check_beta_reading(..., 0.5, sweep)
-    assert "Not attempted" in capsys.readouterr().out
+# The tolerances are written out here rather than read from the module: loosening one there must fail a test.
+# Each answer is off by `c` times the allowed error: c = 0.5 must pass, c = 2 must fail.
+def bce_off_by(c):
+    def answer(logits, x):
+        l, x = logits.double(), x.double()
+        expected = F.binary_cross_entropy_with_logits(l, x, reduction="none")
+        return expected + c * (1e-5 + 1e-5 * (expected.abs() + l.abs()))
+    return answer
 
 
-def test_sharpness(capsys):
-    from vae_helpers.quality import sharpness
+def interpolate_off_by(c):
+    def answer(z0, z1, steps):
+        a, b = z0.double(), z1.double()
+        t = torch.arange(steps, dtype=torch.float64)[:, None] / (steps - 1)
+        return (1 - t) * a + t * b + c * (1e-6 + 1e-5 * (a.abs() + b.abs()))
+    return answer
 
-    assert exercises.check_sharpness(sharpness)
-    assert not exercises.check_sharpness(lambda x: (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1))
-    assert "Hint" in capsys.readouterr().out
+
+def kl_off_by(c):
+    def answer(mu, logvar):
+        expected = kl(mu.double(), logvar.double())
+        return expected + c * (1e-4 + 1e-5 * expected.abs())
+    return answer
+
+
+def sharpness_off_by(c):
+    def answer(images):
+        expected = sharpness(images.double())
+        return expected + c * (1e-5 + 1e-5 * expected.abs())
+    return answer
+
+
+def reparameterize_scaled(c):  # the spread of one column off by c times the allowed 6 / sqrt(2 * 4096)
+    def answer(mu, lv):
+        eps = torch.randn_like(mu)
+        if mu.ndim == 2:  # one column only: too little for the Kolmogorov-Smirnov tests to notice
+            eps[:, 0] *= 1 + c * 6 / math.sqrt(2 * 4096)
+        return mu + torch.exp(0.5 * lv) * eps
+    return answer
+
+
+def reparameterize_shifted(c):  # pooled KS distance ~ 0.4 * shift, about c times the allowed 3 / sqrt(4096 * 8)
+    shift = c * 3 / math.sqrt(4096 * 8) / 0.3989
+    return lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.randn_like(mu) + shift)
+
+
+def reparameterize_correlated(c):  # columns correlated by c times the allowed 6 / sqrt(4096)
+    weight = math.sqrt(c * 6 / math.sqrt(4096))
+
+    def answer(mu, lv):
+        eps = torch.randn_like(mu)
+        if mu.ndim == 2:
+            eps = math.sqrt(1 - weight ** 2) * eps + weight * torch.randn(len(mu), 1)
+        return mu + torch.exp(0.5 * lv) * eps
+    return answer
+
+
+def reparameterize_bad_gradient(c):  # the same z, dz/dlogvar off by c times the allowed error
+    def answer(mu, lv):
+        z = reparameterize(mu, lv)
+        allowed = (1e-5 + 1e-5 * (z.abs() + mu.abs())).detach()
+        return z + c * allowed * (lv - lv.detach())
+    return answer
+
+
+TOLERANCE_CASES = [
+    ("check_bce_with_logits", bce_off_by),
+    ("check_interpolate", interpolate_off_by),
+    ("check_kl", kl_off_by),
+    ("check_sharpness", sharpness_off_by),
+    ("check_reparameterize", reparameterize_scaled),
+    ("check_reparameterize", reparameterize_shifted),
+    ("check_reparameterize", reparameterize_correlated),
+    ("check_reparameterize", reparameterize_bad_gradient),
+    # exact: c = 0 must pass, c = 2 (off by the least possible: one ulp below 1.0, or one) must fail
+    ("check_one_hot", lambda c: lambda index, n: one_hot(index, n) * (1 - c * 2.0 ** -24)),
+    ("check_transposed_conv_size", lambda c: lambda *a: conv_size(*a) + c // 2),
+    ("check_conv_transpose_params", lambda c: lambda *a: np.int64(conv_params(*a) - c // 2)),
+    ("check_onehot_input_params", lambda c: lambda *a: float(onehot_params(*a) + c // 2)),
+]
+
+
+@pytest.mark.parametrize("check_name, off_by", TOLERANCE_CASES,
+                         ids=[f"{c}-{f.__name__}" for c, f in TOLERANCE_CASES])
+def test_just_inside_the_tolerance_passes_and_just_outside_fails(check_name, off_by, capsys):
+    exact = ("check_one_hot", "check_transposed_conv_size", "check_conv_transpose_params", "check_onehot_input_params")
+    inside = 0 if check_name in exact else 0.5
+    assert getattr(exercises, check_name)(off_by(inside)), capsys.readouterr().out
+    assert not getattr(exercises, check_name)(off_by(2)), capsys.readouterr().out
+
+
+def test_a_whole_number_check_tells_a_fraction_from_a_whole_float(capsys):
+    assert exercises.check_transposed_conv_size(lambda *a: float(conv_size(*a)))
+    assert "read as the whole number" in capsys.readouterr().out
+    assert not exercises.check_transposed_conv_size(lambda *a: conv_size(*a) + 0.5)
+    assert "not a whole number" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- reparameterize: the statistics
+
+
+@pytest.mark.parametrize("first_seed", range(0, 200, 25))
+def test_a_right_reparameterize_passes_for_any_seed(first_seed):
+    """200 seeds in all: the limits allow a false failure with probability under 1e-6 per run."""
+    for seed in range(first_seed, first_seed + 25):
+        result = exercises._safely(exercises._reparameterize_check, reparameterize, seed)
+        assert result.ok, (seed, result.message)
+
+
+@pytest.mark.parametrize("label", ["uniform, unit variance", "+-1 noise", "Laplace, unit variance"])
+def test_wrong_noise_fails_for_every_seed(label):
+    fn = next(fn for name, fn, _ in WRONG["check_reparameterize"] if name == label)
+    for seed in range(10):
+        assert not exercises._safely(exercises._reparameterize_check, fn, seed).ok, seed
+
+
+def test_the_reparameterize_check_leaves_the_random_stream_alone(capsys):
+    state = torch.get_rng_state()
+    assert exercises.check_reparameterize(reparameterize)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 # --------------------------------------------------------------------------- yours_or_reference
 
+REFERENCE_CHECKS = {"bce_with_logits": "check_bce_with_logits", "interpolate": "check_interpolate",
+                    "reparameterize": "check_reparameterize", "kl_divergence": "check_kl"}
+REFERENCE_WRONG = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn, _ in WRONG[check]]
+REFERENCE_RIGHT = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn in RIGHT[check]]
 
-@pytest.mark.parametrize("name", ["bce_with_logits", "interpolate", "reparameterize", "kl_divergence"])
+
+@pytest.mark.parametrize("name", list(REFERENCE_CHECKS))
 def test_every_reference_passes_its_own_check(name, capsys):
-    from vae_helpers.exercises import REFERENCES, reference
-
-    assert REFERENCES[name][1](reference(name))
+    assert exercises.REFERENCES[name][1](exercises.reference(name))
     assert "Correct!" in capsys.readouterr().out
 
 
-def test_yours_or_reference_keeps_a_passing_function_quietly(capsys):
-    from vae_helpers.exercises import yours_or_reference
-
-    def mine(z0, z1, steps):
-        return torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, steps)])
-
+@pytest.mark.parametrize("name, label, fn", REFERENCE_WRONG, ids=[f"{n}-{l}" for n, l, _ in REFERENCE_WRONG])
+def test_yours_or_reference_never_keeps_a_wrong_answer(name, label, fn, capsys):
     state = torch.get_rng_state()
-    assert yours_or_reference("interpolate", mine) is mine
-    assert capsys.readouterr().out == ""
+    assert exercises.yours_or_reference(name, fn) is exercises.reference(name)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and f"Your `{name}` does not pass its check yet" in out and f"reference({name!r})" in out
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def sample_inputs(name):
+    g = torch.Generator().manual_seed(5)
+    if name == "interpolate":
+        return torch.randn(4, generator=g), torch.randn(4, generator=g), 6
+    if name == "bce_with_logits":
+        return torch.randn(3, 5, generator=g) * 10, torch.rand(3, 5, generator=g)
+    return torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)
+
+
+@pytest.mark.parametrize("name, label, fn", REFERENCE_RIGHT, ids=[f"{n}-{l}" for n, l, _ in REFERENCE_RIGHT])
+def test_yours_or_reference_keeps_a_right_answer(name, label, fn, capsys):
+    state = torch.get_rng_state()
+    mine = exercises.yours_or_reference(name, fn)
+    out = capsys.readouterr().out
     assert torch.equal(torch.get_rng_state(), state)  # the quiet check leaves the notebook's random stream alone
+    if label in ("numpy", "list") and name in ("bce_with_logits", "kl_divergence"):  # right, but training needs gradients
+        assert mine is exercises.reference(name) and "gradients cannot flow through it" in out, out
+        return
+    assert out == ""
+    if label in ("float32", "logsigmoid", "softplus", "paper's form", "rsample"):
+        assert mine is fn
+    else:
+        assert mine is not fn and mine.__wrapped__ is fn  # wrapped to hand back a float32 tensor
+    inputs = sample_inputs(name)
+    got, want = mine(*inputs), exercises.reference(name)(*inputs)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == want.shape
+    if name != "reparameterize":
+        assert torch.allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_yours_or_reference_keeps_a_passing_function_quietly(capsys):
+    state = torch.get_rng_state()
+    assert exercises.yours_or_reference("interpolate", interpolate) is interpolate
+    assert capsys.readouterr().out == ""
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("label, fn", HOSTILE, ids=[label for label, _ in HOSTILE])
+def test_yours_or_reference_never_raises(label, fn, capsys):
+    for name in REFERENCE_CHECKS:
+        assert exercises.yours_or_reference(name, fn) is exercises.reference(name)
+        assert "does not pass its check yet" in capsys.readouterr().out
 
 
 def test_yours_or_reference_falls_back_and_says_so(capsys):
-    from vae_helpers.exercises import reference, yours_or_reference
-
     def stub(mu, logvar):
         return ...
 
     state = torch.get_rng_state()
-    assert yours_or_reference("reparameterize", stub) is reference("reparameterize")
+    assert exercises.yours_or_reference("reparameterize", stub) is exercises.reference("reparameterize")
     out = capsys.readouterr().out
     assert "Your `reparameterize` does not pass its check yet" in out and "reference('reparameterize')" in out
     assert torch.equal(torch.get_rng_state(), state)
-    with pytest.raises(KeyError, match="No exercise function named 'nope'"):
-        yours_or_reference("nope", stub)
+    with pytest.raises(KeyError, match="No exercise function named 'nope'"):  # the notebook's error, not the learner's
+        exercises.yours_or_reference("nope", stub)

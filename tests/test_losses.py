@@ -141,3 +141,84 @@ def test_reparameterized_samples_have_the_right_mean_and_variance():
     z = MLPVAE.reparameterize(mu.expand(100_000, 2), logvar.expand(100_000, 2))
     assert torch.allclose(z.mean(0), mu, atol=0.02)
     assert torch.allclose(z.var(0), logvar.exp(), rtol=0.03)
+
+
+# ---------------------------------------------------------------- oracles for every loss term
+
+
+def test_mse_recon_matches_torch_mse_on_the_pixels():
+    from vae_helpers.losses import mse_recon
+
+    g = torch.Generator().manual_seed(6)
+    logits, x = torch.randn(4, 1, 28, 28, generator=g) * 4, torch.rand(4, 1, 28, 28, generator=g)
+    expected = F.mse_loss(torch.sigmoid(logits), x, reduction="none").sum(dim=(1, 2, 3))
+    assert torch.allclose(mse_recon(logits, x), expected, rtol=1e-5)
+    assert torch.allclose(mse_recon(logits, x.flatten(start_dim=1)), expected, rtol=1e-5)  # flat targets
+
+
+def test_bce_accepts_flat_targets_and_sums_per_example():
+    g = torch.Generator().manual_seed(7)
+    logits, x = torch.randn(3, 1, 28, 28, generator=g), torch.rand(3, 784, generator=g)
+    expected = F.binary_cross_entropy_with_logits(logits.flatten(start_dim=1), x, reduction="none").sum(dim=1)
+    assert torch.allclose(bce_recon(logits, x), expected, rtol=1e-5)
+
+
+def test_kl_only_loss_is_the_kl_and_reports_the_reconstruction():
+    from vae_helpers.losses import kl_only_loss
+
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=3, hidden_dims=(16,))
+    x = torch.rand(6, 1, 28, 28)
+    torch.manual_seed(9)
+    loss, metrics = kl_only_loss(model, (x, None))
+    torch.manual_seed(9)
+    logits, mu, logvar = model(x)
+    kl = torch_kl(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(dim=1).mean()
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+    assert torch.allclose(loss, kl, rtol=1e-5) and torch.allclose(metrics["kl"], kl, rtol=1e-5)
+    assert torch.allclose(metrics["recon"], recon, rtol=1e-5)
+    loss.backward()  # the decoder gets no gradient: nothing in this loss depends on it
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.decoder.parameters())
+
+
+def test_vae_loss_with_squared_error_matches_the_oracles():
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=3, hidden_dims=(16,))
+    x = torch.rand(5, 1, 28, 28)
+    torch.manual_seed(3)
+    loss, metrics = vae_loss(model, (x, None), beta=0.25, recon="mse")
+    torch.manual_seed(3)
+    logits, mu, logvar = model(x)
+    recon = F.mse_loss(torch.sigmoid(logits), x, reduction="sum") / len(x)
+    kl = torch_kl(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(dim=1).mean()
+    assert torch.allclose(metrics["recon"], recon, rtol=1e-5) and torch.allclose(metrics["kl"], kl, rtol=1e-5)
+    assert torch.allclose(loss, recon + 0.25 * kl, rtol=1e-5)
+
+
+def test_add_noise_is_gaussian_noise_of_that_std_clipped_to_the_pixel_range():
+    """The corruption of notebook 03's denoiser, against the same draws made by hand."""
+    from vae_helpers.losses import add_noise
+
+    x = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    noisy = add_noise(x, 0.3, torch.Generator().manual_seed(2))
+    expected = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    assert torch.equal(noisy, expected)
+    assert 0 < (noisy != x).float().mean() and noisy.min() >= 0 and noisy.max() <= 1
+    assert torch.equal(add_noise(x, 0.0), x)
+
+
+def test_vae_loss_with_warmup_ramps_beta_from_zero_to_one_then_evaluates_at_one():
+    from vae_helpers.losses import vae_loss_with_warmup
+
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=3, hidden_dims=(16,))
+    x = torch.rand(4, 1, 28, 28)
+    loss_fn = vae_loss_with_warmup(4)
+    for step, beta in enumerate([0.0, 0.25, 0.5, 0.75, 1.0, 1.0]):
+        torch.manual_seed(step)
+        loss, m = loss_fn(model.train(), (x, None))
+        assert torch.allclose(loss, m["recon"] + beta * m["kl"]), (step, beta)
+    model.eval()
+    torch.manual_seed(0)
+    loss, m = vae_loss_with_warmup(100)(model, (x, None))
+    assert torch.allclose(loss, m["recon"] + m["kl"])  # evaluation is always the plain negative ELBO

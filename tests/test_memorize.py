@@ -16,6 +16,7 @@ def blob_images(n, seed=0):
 
 
 @pytest.mark.parametrize("code", ["onehot", "learned"])
+@pytest.mark.slow
 def test_training_lowers_the_reconstruction_error(code):
     images = blob_images(4)
     torch.manual_seed(0)
@@ -72,6 +73,7 @@ def test_capacity_sweep_counts_match_the_models():
     assert onehot[1] - onehot[0] == 6 * 8 * 7 * 7  # six more images, 8 channels, 7x7 kernel each
 
 
+@pytest.mark.slow
 def test_capacity_sweep_saves_its_models_and_loads_them_next_time(tmp_path, monkeypatch, capsys):
     from vae_helpers.utils import RunConfig
 

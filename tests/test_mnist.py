@@ -92,10 +92,25 @@ def test_gzipped_or_foreign_file_is_reported(tmp_path, mnist):
     folder = copy_of_raw(tmp_path)
     (folder / "t10k-labels-idx1-ubyte").unlink()
     (folder / "t10k-labels-idx1-ubyte").write_bytes(b"\x1f\x8b\x08" + bytes(100))
-    with pytest.raises(MNISTCorruptError, match="gzip"):
+    # (the messages are matched word for word: pytest's tmp folder name holds "gzipped" too)
+    with pytest.raises(MNISTCorruptError, match="is it still gzip-compressed"):
         load_split("test", root=tmp_path)
     (folder / "t10k-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, 9_999) + bytes(9_999))
-    with pytest.raises(MNISTCorruptError, match="9999 examples"):
+    with pytest.raises(MNISTCorruptError, match="says it holds 9999 examples"):
+        load_split("test", root=tmp_path)
+    # right size and count, wrong magic number (an image file saved under the label file's name, say)
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2051, 10_000) + bytes(10_000))
+    with pytest.raises(MNISTCorruptError, match="magic number 2051, expected 2049"):
+        load_split("test", root=tmp_path)
+
+
+def test_labels_outside_0_to_9_are_reported(tmp_path, mnist):
+    folder = copy_of_raw(tmp_path)
+    labels = (folder / "t10k-labels-idx1-ubyte")
+    good = labels.read_bytes()
+    labels.unlink()
+    labels.write_bytes(good[:-1] + bytes([10]))  # a well-formed file whose last label is 10
+    with pytest.raises(MNISTCorruptError, match="holds labels outside 0-9"):
         load_split("test", root=tmp_path)
 
 
@@ -146,6 +161,7 @@ def open_tmp():
 
 
 @pytest.mark.parametrize("what", ["file", "folder"])
+@pytest.mark.slow
 def test_unreadable_data_is_one_line_naming_the_path_and_the_fix(open_tmp, what, mnist):
     import os
 
@@ -210,6 +226,7 @@ def test_a_file_replaced_on_disk_is_read_again(tmp_path, mnist):
     assert load_split("test", root=tmp_path).images[0, 0, 0] == 255 != first.images[0, 0, 0]
 
 
+@pytest.mark.slow
 def test_in_a_notebook_missing_data_shows_a_short_message_with_the_learners_command(tmp_path):
     """No MNIST and no network: the learner sees the short message first (no 80-line traceback), and the
     command names this environment's Python."""

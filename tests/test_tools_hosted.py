@@ -222,6 +222,7 @@ def _report(python, tmp):
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_on_colab_the_cell_installs_only_the_helper_package(fake_colab):
     python, purelib, source, tmp = fake_colab
     before = _report(python, tmp)

@@ -11,6 +11,7 @@ from tools import zoo as tools_zoo
 from vae_helpers.checkpoints import read_manifest, save_checkpoint
 
 
+@pytest.mark.slow
 def test_train_all_reports_what_each_notebook_trained_and_loaded(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("VAE_RETRAIN", raising=False)

@@ -139,6 +139,7 @@ def test_history_lookup_names_the_available_metrics():
         h["test_loss"]
 
 
+@pytest.mark.slow
 def test_a_short_autoencoder_run_lowers_the_test_loss(mnist):
     from vae_helpers.data import load_mnist
     from vae_helpers.losses import ae_loss
@@ -151,6 +152,7 @@ def test_a_short_autoencoder_run_lowers_the_test_loss(mnist):
         assert evaluate(model, test, ae_loss)["loss"] < 0.6 * before
 
 
+@pytest.mark.slow
 def test_short_seeded_vae_runs_lower_the_negative_elbo_and_repeat_exactly(mnist):
     from vae_helpers.data import load_mnist
     from vae_helpers.losses import vae_loss
@@ -319,3 +321,41 @@ def test_encode_split_gives_every_code_in_order_and_restores_the_mode():
         encode_split(torch.nn.Linear(2, 2), split)
     with pytest.raises(TypeError, match="Split"):
         encode_split(vae, x)
+
+
+def test_fit_epoch_figures_match_a_hand_written_loop_with_an_uneven_last_batch():
+    """fit's train_* figures are the per-example means of what each step saw, before its update; test_* are
+    evaluate's. Batches of 5, 5 and 2: a plain mean of the batch means would weight the last one wrongly."""
+    g = torch.Generator().manual_seed(4)
+    xs, ys = torch.randn(12, 2, generator=g), torch.randn(12, 1, generator=g)
+    data = [(xs[:5], ys[:5]), (xs[5:10], ys[5:10]), (xs[10:], ys[10:])]
+    test = [(xs[:7] + 1, ys[:7]), (xs[7:] - 1, ys[7:])]
+
+    def by_hand():
+        model = make_model(1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        epochs = []
+        for _ in range(3):
+            total = {"loss": 0.0, "abs_err": 0.0}
+            for batch in data:
+                loss, metrics = mse(model, batch)
+                total["loss"] += loss.item() * len(batch[0])
+                total["abs_err"] += metrics["abs_err"].item() * len(batch[0])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                test_total = sum(mse(model, b)[0].item() * len(b[0]) for b in test)
+            epochs.append({"train_loss": total["loss"] / 12, "train_abs_err": total["abs_err"] / 12,
+                           "test_loss": test_total / 12})
+        return model, epochs
+
+    hand_model, expected = by_hand()
+    model = make_model(1)
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.1), mse, 3, test_data=test,
+                  progress=False, verbose=False)
+    for got, want in zip(history.epochs, expected):
+        for key, value in want.items():
+            assert math.isclose(got[key], value, rel_tol=1e-6), (key, got[key], value)
+    assert [len(b[0]) for b in data] == [5, 5, 2] and len(history.steps) == 9
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), hand_model.parameters()))

@@ -50,6 +50,7 @@ def run_until_idle(kc, code, on_stream=None, timeout=60):
     raise TimeoutError(f"cell did not finish within {timeout} s; output so far: {''.join(texts)!r}")
 
 
+@pytest.mark.slow
 def test_kernel_interrupt_stops_training_and_keeps_the_model():
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
     try:

@@ -76,6 +76,7 @@ def test_a_second_run_loads_the_model_its_history_and_repeats_nothing(nb, tiny, 
         assert torch.equal(a, b)
 
 
+@pytest.mark.slow
 def test_editing_the_training_code_retrains_and_says_what_changed(nb, tiny, capsys):
     calls = []
     cell(nb, tiny, calls)
@@ -89,6 +90,7 @@ def test_editing_the_training_code_retrains_and_says_what_changed(nb, tiny, caps
     assert len(calls) == 3 and "Loaded 'toy'" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_editing_a_function_or_class_the_training_uses_retrains(nb, tiny, capsys):
     calls = []
     helper = "def my_loss(model, batch):\n    return ae_loss(model, batch){}\n"
@@ -109,6 +111,7 @@ def test_editing_a_function_or_class_the_training_uses_retrains(nb, tiny, capsys
     assert len(calls) == 4 and "the code of `Small` changed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_other_data_or_mode_retrains(nb, tiny, capsys):
     calls = []
     cell(nb, tiny, calls)
@@ -135,6 +138,7 @@ def test_loading_or_training_leaves_every_random_stream_as_it_was(nb, tiny):
     assert torch.equal(torch.rand(3), trained_then[0])  # as if the cell had not run at all
 
 
+@pytest.mark.slow
 def test_retrain_trains_the_same_model_again(nb, tiny, capsys):
     calls = []
     first = cell(nb, tiny, calls)["model"]
@@ -155,6 +159,7 @@ def test_an_interrupted_training_is_kept_but_not_saved(nb, tiny, capsys):
     assert not zoo.checkpoint_path("toy", True).exists() and "toy.fast.pt" not in read_manifest()
 
 
+@pytest.mark.slow
 def test_a_model_outside_its_sanity_bounds_is_never_saved(nb, tiny, capsys):
     calls = []
     strict = TRAIN.replace('zoo.trained("toy", build, train, cfg)', 'zoo.trained("toy", build, train, cfg, expect={"test_loss": (None, 1.0)})')
@@ -169,6 +174,7 @@ def test_a_model_outside_its_sanity_bounds_is_never_saved(nb, tiny, capsys):
     assert len(calls) == 3 and "the saved one fails its checks (test_loss" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_damaged_or_non_finite_checkpoint_is_replaced(nb, tiny, capsys):
     calls = []
     cell(nb, tiny, calls)

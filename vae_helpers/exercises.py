@@ -8,6 +8,14 @@ Each ``check_*`` takes the learner's function, compares it with PyTorch itself o
 prints either a confirmation or a hint. It never raises, so *Run All* carries on past an exercise
 that is not done yet, and it returns True or False so a solution cell can ``assert`` it.
 
+The cases are chosen so that plausible wrong answers fail: fixed ordinary values first (a failure
+there gets the most specific hint), then random inputs over wide ranges drawn with several seeds
+(logits up to +-1000 and down to 1e-8, logvar in [-12, 12], mu up to +-20, odd image sizes, ...).
+A correct answer may come as a float32 or float64 tensor, a NumPy array or a (nested) Python list:
+it is converted to a float32 tensor and the message says so. A whole-number answer may be an int,
+a NumPy integer or a float without a fractional part. A function that raises gets a one-line hint,
+never a traceback. The tolerances are the constants below; each is pinned by tests/test_exercises.py.
+
 When later cells need the learner's function, they take it through :func:`yours_or_reference`: the
 learner's version once it passes its check, else the course's own, with one line saying so. A stuck
 exercise never stops the rest of the notebook.
@@ -16,273 +24,999 @@ exercise never stops the rest of the notebook.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import io
-from typing import Callable
+import math
+from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.distributions import Normal
+from torch.distributions import kl_divergence as torch_kl_divergence
 
 from . import losses
 from .models import MLPVAE, CodebookDecoder
 from .quality import sharpness
 
+# --------------------------------------------------------------------------- tolerances
+# A float answer passes where |yours - expected| <= ATOL + RTOL * scale, element by element; the scale
+# is what float32 rounding grows with in a correct answer. Whole numbers and one-hot rows must be exact.
 
-def _attempt(fn: Callable, *args):
-    """``(value, None)``, or ``(None, message)`` when ``fn`` is not written yet or fails."""
+BCE_ATOL, BCE_RTOL = 1e-5, 1e-5  # scale: |expected| + |logit| (l and l * x are rounded before they cancel)
+INTERPOLATE_ATOL, INTERPOLATE_RTOL = 1e-6, 1e-5  # scale: |z0| + |z1|
+KL_ATOL, KL_RTOL = 1e-4, 1e-5  # scale: |expected|
+SHARPNESS_ATOL, SHARPNESS_RTOL = 1e-5, 1e-5  # scale: |expected|
+
+# check_reparameterize draws REPARAM_ROWS samples for each of the columns below (logvar from -12 to 12,
+# mu uniform in +-REPARAM_MU_RANGE) and standardizes them, u = (z - mu) / exp(0.5 * logvar). A correct
+# answer gives u ~ N(0, 1), independent entries. Each limit is in units of its statistic's own spread
+# (1 / sqrt(n) for a max-CDF distance or a correlation, 1 / sqrt(2n) for a standard deviation), so a
+# correct answer fails one test with probability ~3e-8 (Kolmogorov-Smirnov at 3.0) or ~2e-9 (6 sigma),
+# about 4e-7 for the 45 tests of the whole check; uniform, +-1 or Laplace noise of unit variance lies
+# 0.057, 0.34 and 0.062 from the normal CDF, far above the pooled limit 3.0 / sqrt(4096 * 8) = 0.017.
+REPARAM_ROWS = 4096
+REPARAM_LOGVAR = (0.0, -2.0, 1.0, -12.0, 12.0, 6.0, -6.0, 3.0)
+REPARAM_MU_RANGE = 20.0
+REPARAM_KS_LIMIT = 3.0  # sqrt(n) * max |F_n(u) - Phi(u)|, for every column and for all columns pooled
+REPARAM_SCALE_LIMIT = 6.0  # sqrt(2 n) * |rms(u) - 1| for every column: the spread must be sigma
+REPARAM_CORR_LIMIT = 6.0  # sqrt(n) * |correlation| between any two columns of u: every entry its own eps
+REPARAM_GRAD_ATOL, REPARAM_GRAD_RTOL = 1e-5, 1e-5  # dz/dmu = 1, dz/dlogvar = (z - mu) / 2; scale: |z| + |mu|
+REPARAM_SEED = 0
+
+CHECK_SEEDS = (0, 1, 2)  # the random cases of every check are drawn with these seeds
+
+
+# --------------------------------------------------------------------------- shared machinery
+
+
+@dataclasses.dataclass
+class _Result:
+    ok: bool
+    message: str
+    converted: bool = False  # the answer was turned into a float32 tensor (or a whole number) on the way
+
+
+class _Run:
+    """One check's notes on the conversions it made, appended to its final message."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, text: str | None) -> None:
+        if text and text not in self.notes:
+            self.notes.append(text)
+
+    def result(self, ok: bool, message: str) -> _Result:
+        return _Result(ok, " ".join([message, *self.notes]), converted=bool(self.notes))
+
+
+def _report(result: _Result) -> bool:
+    print(("Correct! " if result.ok else "Not yet. ") + result.message)
+    return result.ok
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run on one CPU thread: the checks' tensors are small, and on a busy machine waking other threads costs
+    far more than the arithmetic (ten times more on a loaded two-core machine). The setting is put back afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _safely(check: Callable[..., _Result], *args: Any) -> _Result:
+    """The check's result; should the check itself fail on an unexpected answer, a hint instead of a traceback."""
+    try:
+        with _one_thread():
+            return check(*args)
+    except Exception as err:  # a net under the net: every learner call is already guarded by _call
+        return _Result(False, f"the check could not read your answer ({type(err).__name__}: {_one_line(err)}). "
+                              "Hint: return a single torch tensor (or a number where one is asked for).")
+
+
+def _one_line(err: BaseException, limit: int = 160) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _describe(value: Any) -> str:
+    """A short description of a returned value, for the hints ("a float64 tensor of shape (3,)")."""
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).replace("torch.", "")
+        return f"{'an' if dtype.startswith('int') else 'a'} {dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy {value.dtype} array of shape {value.shape}"
+    if isinstance(value, np.generic):
+        return f"a NumPy {value.dtype} number"
+    if _is_return_types(value):
+        return f"torch.return_types.{type(value).__name__} (values, indices)"
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        parts = ", ".join(_describe(v).removeprefix("a ").removeprefix("an ") for v in value[:3])
+        return f"a {kind} of {len(value)} ({parts}{', ...' if len(value) > 3 else ''})"
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, (int, float)):
+        return f"the {type(value).__name__} {value!r}"
+    return f"a {type(value).__name__}"
+
+
+def _is_return_types(value: Any) -> bool:
+    return type(value).__module__ == "torch.return_types"
+
+
+def _common_hint(err: Exception) -> str | None:
+    """A hint for the errors learners meet most, whatever the exercise."""
+    text = str(err)
+    if isinstance(err, NameError):
+        name = getattr(err, "name", None) or "a name"
+        return f"{name} is not defined here: run the cell that defines it, or check the spelling."
+    if "ellipsis" in text:
+        return "there is still a `...` in your code: replace it with your own."
+    if "return_types" in text:
+        return ("torch.max(t, dim) / torch.min(t, dim) reduce along a dimension and return a (values, indices) pair; "
+                "for an element-wise max(t, 0) use t.clamp(min=0).")
+    if "Boolean value of Tensor with more than one value is ambiguous" in text or "truth value of an array" in text:
+        return ("Python's max, min, `if`, `and` and `or` look at a whole tensor at once; use element-wise torch "
+                "functions instead (t.clamp(min=0), torch.maximum, torch.where).")
+    if "numpy() on Tensor that requires grad" in text:
+        return "NumPy cannot carry gradients: stay with torch operations (torch.exp, torch.sqrt, ...) on the tensors."
+    if "in-place operation" in text:
+        return "do not change the inputs in place (+=, .add_(), t[...] = ...); build a new tensor from them."
+    if "Double" in text and "Float" in text or "same dtype" in text:
+        return ("float64 (NumPy's default) meets float32 (PyTorch's): keep to torch operations, or convert "
+                "with torch.as_tensor(..., dtype=torch.float32).")
+    if "must match the size of tensor" in text:
+        return "two tensors of different shapes were combined: print their .shape to see which."
+    return None
+
+
+def _call(fn: Any, *args: Any, hint: Callable[[Exception], str | None] | None = None) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, message)`` when ``fn`` is not written yet or fails (never raises)."""
+    if not callable(fn):
+        return None, (f"pass your function itself, e.g. check_kl(kl_divergence) without parentheses after the "
+                      f"name; you passed {_describe(fn)}.")
     try:
         value = fn(*args)
     except NotImplementedError:
         return None, "Not attempted yet: replace the `...` in the exercise cell with your code."
     except Exception as err:  # the learner's code failing is expected, not an error of the check
-        return None, f"Your function raised {type(err).__name__}: {err}"
+        try:
+            extra = (hint(err) if hint else None) or _common_hint(err)
+        except Exception:
+            extra = None
+        message = f"your function raised {type(err).__name__}" + (f": {_one_line(err)}" if str(err).strip() else "")
+        return None, message + (f". Hint: {extra}" if extra else ".")
     if value is Ellipsis or value is None:
         return None, "Not attempted yet: your function returns nothing; replace the `...` with your code."
     return value, None
 
 
-def _shape_of(value) -> tuple | str:
-    """A returned value's shape, or its type's name when it is not a tensor (for the hints)."""
-    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+def _as_float_tensor(value: Any, floats_only: bool = False) -> tuple[torch.Tensor | None, str | None, str | None]:
+    """``(float32 CPU tensor, note on the conversion or None, None)``, or ``(None, None, problem)``.
+
+    Tensors of another float type or device, NumPy arrays and numbers, (nested) Python lists and lists of
+    equally shaped tensors are converted; gradients survive where the answer was a tensor. Whole numbers
+    (int or bool types) are refused when ``floats_only``, else converted like the rest.
+    """
+    floats = "return floats, e.g. with .float()"
+    if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            return None, None, f"your answer is {_describe(value)}: {floats}."
+        if not value.is_floating_point() and floats_only:
+            return None, None, f"the values must be floats (0.0 and 1.0), got {_describe(value)}: {floats}."
+        if value.dtype == torch.float32 and value.device.type == "cpu":
+            return value, None, None
+        where = "" if value.device.type == "cpu" else f" on {value.device}"
+        note = f"(your answer was {_describe(value).split(' of shape')[0]}{where}; converted to a float32 tensor)"
+        return value.to("cpu", torch.float32), note, None
+    if _is_return_types(value):
+        return None, None, (f"your function returns {_describe(value)}. torch.{type(value).__name__}(t, dim) reduces "
+                            "along a dimension and returns a pair; take .values, or for an element-wise max(t, 0) "
+                            "use t.clamp(min=0).")
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if array.dtype.kind in "iub" and floats_only:
+            return None, None, f"the values must be floats (0.0 and 1.0), got {_describe(value)}: {floats}."
+        if array.dtype.kind not in "fiub":
+            return None, None, f"your answer is {_describe(value)}; return a tensor of real numbers."
+        note = f"(your answer was a NumPy {array.dtype} array; converted to a float32 tensor)"
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)), note, None
+    if isinstance(value, (list, tuple)) and len(value) and all(isinstance(v, torch.Tensor) for v in value):
+        if len({tuple(v.shape) for v in value}) > 1:
+            return None, None, f"your answer is {_describe(value)} of different shapes; return one tensor."
+        stacked = torch.stack([v.cpu() for v in value])
+        if not stacked.is_floating_point() and floats_only:
+            return None, None, f"the values must be floats (0.0 and 1.0), got {_describe(value)}: {floats}."
+        kind = "list" if isinstance(value, list) else "tuple"
+        note = f"(your answer was a {kind} of {len(value)} tensors; stacked into one float32 tensor)"
+        return stacked.float(), note, None
+    if isinstance(value, (list, tuple)):
+        try:
+            array = np.asarray(value)
+            if array.dtype.kind in "iub" and floats_only:
+                return None, None, f"the values must be floats (0.0 and 1.0), got a Python list of whole numbers: {floats}."
+            array = np.asarray(value, dtype=np.float64)
+        except Exception:
+            return None, None, f"your answer is {_describe(value)}, which is not a grid of numbers; return one tensor."
+        kind = "list" if isinstance(value, list) else "tuple"
+        return torch.from_numpy(array).float(), f"(your answer was a Python {kind}; converted to a float32 tensor)", None
+    return None, None, f"return a torch tensor, not {_describe(value)}."
 
 
-def _report(ok: bool, message: str) -> bool:
-    print(("Correct! " if ok else "Not yet. ") + message)
-    return ok
+def _tensor_answer(value: Any, shape: tuple, run: _Run, shape_hint: Callable[[tuple], str | None] | None = None,
+                   floats_only: bool = False) -> tuple[torch.Tensor | None, str | None]:
+    """The answer as a float32 tensor of ``shape``, or ``(None, a hint)``; notes a conversion on ``run``."""
+    shape = tuple(shape)
+    tensor, note, problem = _as_float_tensor(value, floats_only)
+    if problem:
+        return None, problem
+    if tuple(tensor.shape) != shape:
+        if isinstance(value, tuple):
+            hint = ("`return a, b` (or a trailing comma) returns a tuple; return the one tensor asked for"
+                    if len(value) > 1 else "a trailing comma makes a tuple; return the tensor itself")
+        else:
+            hint = shape_hint(tuple(tensor.shape)) if shape_hint else None
+        got = _describe(value) if not isinstance(value, (torch.Tensor, np.ndarray)) else f"shape {tuple(tensor.shape)}"
+        return None, f"expected one tensor of shape {shape}, got {got}." + (f" Hint: {hint}." if hint else "")
+    run.note(note)
+    return tensor, None
+
+
+def _whole_number(value: Any, run: _Run) -> tuple[int | None, str | None]:
+    """The answer as an int, or ``(None, a hint)``; a whole float or a one-element tensor is noted and accepted."""
+    original = value
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        n = value.numel() if isinstance(value, torch.Tensor) else value.size
+        if n != 1:
+            return None, f"you give {_describe(value)}; return one whole number."
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        extra = " (the height, which is also the width)" if isinstance(value, (tuple, list)) else ""
+        return None, f"you give {_describe(original)}; return one whole number{extra}."
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            return None, (f"you give {value!r}, which is not a whole number. Hint: sizes and counts are whole numbers; "
+                          "divide with // rather than /.")
+        value = int(value)
+    if type(original) is not int:
+        run.note(f"(your answer was {_describe(original)}; read as the whole number {value})")
+    return value, None
+
+
+def _formula(fn: Any, cases: list[tuple], expected: list[int], names: tuple[str, ...], source: str,
+             candidates: list[tuple[Callable[..., int], str]], generic: str, success: str) -> _Result:
+    """A whole-number formula checked on every case; a hint from the first wrong formula it matches on all cases."""
+    run = _Run()
+    answers = []
+    for case in cases:
+        where = ", ".join(f"{n}={v}" for n, v in zip(names, case))
+        got, problem = _call(fn, *case)
+        if not problem:
+            got, problem = _whole_number(got, run)
+        if problem:  # no note on conversions here: it could contradict the problem
+            return _Result(False, f"for {where}: {problem}")
+        answers.append(got)
+    wrong = [i for i, (a, e) in enumerate(zip(answers, expected)) if a != e]
+    if not wrong:
+        return run.result(True, success)
+    hint = next((h for formula, h in candidates if all(formula(*c) == a for c, a in zip(cases, answers))), generic)
+    i = wrong[0]
+    where = ", ".join(f"{n}={v}" for n, v in zip(names, cases[i]))
+    return run.result(False, f"for {where} you give {answers[i]}, {source} {expected[i]} "
+                             f"({len(wrong)} of {len(cases)} cases wrong). Hint: {hint}")
+
+
+def _close(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float, scale: torch.Tensor) -> torch.Tensor:
+    """Element-wise: finite and within ``atol + rtol * scale`` of ``expected`` (compared in float64)."""
+    got = got.detach().double()
+    return torch.isfinite(got) & ((got - expected).abs() <= atol + rtol * scale)
+
+
+def _first_bad(ok: torch.Tensor) -> tuple[int, ...]:
+    return tuple(int(i) for i in (~ok).nonzero()[0])
+
+
+# --------------------------------------------------------------------------- notebook 01
+
+
+@functools.lru_cache(maxsize=None)
+def _transposed_conv_cases() -> tuple[list[tuple[int, int, int, int]], list[int]]:
+    cases = [(1, 7, 1, 0), (7, 4, 2, 1), (14, 4, 2, 1), (5, 3, 1, 1), (4, 3, 2, 0), (10, 5, 3, 2)]
+    for seed in CHECK_SEEDS:
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(6):
+            size, kernel, stride = (int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in ((1, 300), (1, 12), (1, 7)))
+            padding = int(torch.randint(0, (kernel - 1) // 2 + 1, (1,), generator=g))
+            cases.append((size, kernel, stride, padding))
+    expected = []
+    for size, kernel, stride, padding in cases:  # PyTorch itself; a (size, 1) input is enough to read the height
+        weight = torch.zeros(1, 1, kernel, kernel)
+        expected.append(F.conv_transpose2d(torch.zeros(1, 1, size, 1), weight, stride=stride, padding=padding).shape[-2])
+    return cases, expected
 
 
 def check_transposed_conv_size(fn: Callable[[int, int, int, int], int]) -> bool:
-    """``fn(size, kernel, stride, padding)`` must give ``nn.ConvTranspose2d``'s output size (notebook 01)."""
-    cases = [(1, 7, 1, 0), (7, 4, 2, 1), (14, 4, 2, 1), (5, 3, 1, 1), (4, 3, 2, 0), (10, 5, 3, 2)]
-    for size, kernel, stride, padding in cases:
-        layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding)
-        expected = layer(torch.zeros(1, 1, size, size)).shape[-1]
-        got, problem = _attempt(fn, size, kernel, stride, padding)
-        if problem:
-            return _report(False, problem)
-        if got != expected:
-            shrink = (size + 2 * padding - kernel) // stride + 1
-            if got == shrink:
-                hint = "that is the formula of an ordinary convolution, which shrinks. A transposed one runs it backwards."
-            elif got == (size - 1) * stride + kernel:
-                hint = "close: padding removes pixels from both borders of the output."
-            elif got == size * stride:
-                hint = "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, then add the kernel."
-            else:
-                hint = "start from (size - 1) * stride, add the kernel, then take the padding off both sides."
-            return _report(False, f"for size={size}, kernel={kernel}, stride={stride}, padding={padding} "
-                                  f"you give {got}, PyTorch gives {expected}. Hint: {hint}")
-    return _report(True, f"Your formula matches nn.ConvTranspose2d on all {len(cases)} cases.")
+    """``fn(size, kernel, stride, padding)`` must give ``nn.ConvTranspose2d``'s output size (notebook 01).
+    Checked on 6 classic layers and 18 random ones (size up to 300, kernel up to 11, stride up to 6); exact."""
+    return _report(_safely(_transposed_conv_size, fn))
+
+
+def _transposed_conv_size(fn: Any) -> _Result:
+    cases, expected = _transposed_conv_cases()
+    candidates = [
+        (lambda s, k, st, p: (s + 2 * p - k) // st + 1,
+         "that is the formula of an ordinary convolution, which shrinks. A transposed one runs it backwards."),
+        (lambda s, k, st, p: (s - 1) * st + k, "close: padding removes pixels from both borders of the output."),
+        (lambda s, k, st, p: (s - 1) * st - p + k, "padding is taken off both borders: subtract 2 * padding."),
+        (lambda s, k, st, p: (s - 1) * st + 2 * p + k, "in a transposed convolution padding is taken off, not added."),
+        (lambda s, k, st, p: s * st - 2 * p + k,
+         "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, then add the kernel."),
+        (lambda s, k, st, p: (s - 1) * st - 2 * p + k + 1,
+         "one too many: the + 1 belongs to the ordinary convolution's formula, not to this one."),
+        (lambda s, k, st, p: s * st, "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, "
+                                     "then add the kernel."),
+    ]
+    return _formula(fn, cases, expected, ("size", "kernel", "stride", "padding"), "PyTorch gives", candidates,
+                    "start from (size - 1) * stride, add the kernel, then take the padding off both sides.",
+                    f"Your formula matches nn.ConvTranspose2d on all {len(cases)} layers.")
+
+
+@functools.lru_cache(maxsize=None)
+def _conv_params_cases() -> tuple[list[tuple[int, int, int]], list[int]]:
+    cases = [(8, 32, 7), (32, 16, 4), (16, 1, 4), (1, 64, 7), (3, 5, 2)]
+    for seed in CHECK_SEEDS:
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(4):
+            cases.append(tuple(int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in ((1, 97), (1, 97), (1, 10))))
+    expected = [sum(p.numel() for p in nn.ConvTranspose2d(i, o, k).parameters()) for i, o, k in cases]
+    return cases, expected
 
 
 def check_conv_transpose_params(fn: Callable[[int, int, int], int]) -> bool:
-    """``fn(in_channels, out_channels, kernel)`` must count a ``ConvTranspose2d``'s weights and biases (notebook 01)."""
-    cases = [(8, 32, 7), (32, 16, 4), (16, 1, 4), (1, 64, 7), (3, 5, 2)]
-    for c_in, c_out, k in cases:
-        expected = sum(p.numel() for p in nn.ConvTranspose2d(c_in, c_out, k).parameters())
-        got, problem = _attempt(fn, c_in, c_out, k)
-        if problem:
-            return _report(False, problem)
-        if got != expected:
-            if got == c_in * c_out * k * k:
-                hint = "you counted the weights; every output channel also has one bias."
-            elif got == c_in * c_out * k + c_out:
-                hint = "a kernel is k x k: square it."
-            else:
-                hint = "each (input channel, output channel) pair has its own k x k kernel, plus one bias per output channel."
-            return _report(False, f"for in={c_in}, out={c_out}, kernel={k} you give {got}, PyTorch has {expected}. Hint: {hint}")
-    return _report(True, f"Your count matches PyTorch on all {len(cases)} layers.")
+    """``fn(in_channels, out_channels, kernel)`` must count a ``ConvTranspose2d``'s weights and biases (notebook 01).
+    Checked on 5 classic layers and 12 random ones (up to 96 channels, kernel up to 9); exact."""
+    return _report(_safely(_conv_transpose_params, fn))
+
+
+def _conv_transpose_params(fn: Any) -> _Result:
+    cases, expected = _conv_params_cases()
+    candidates = [
+        (lambda i, o, k: i * o * k * k, "you counted the weights; every output channel also has one bias."),
+        (lambda i, o, k: i * o * k + o, "a kernel is k x k: square it."),
+        (lambda i, o, k: i * o * k, "a kernel is k x k: square it, and add one bias per output channel."),
+        (lambda i, o, k: i * o * k * k + i, "the biases belong to the output channels: + out_channels."),
+        (lambda i, o, k: i * o * (k * k + 1), "one bias per output channel, not one per (input, output) pair."),
+        (lambda i, o, k: i * k * k + o, "each (input channel, output channel) pair has its own k x k kernel."),
+        (lambda i, o, k: o * k * k + o, "each (input channel, output channel) pair has its own k x k kernel."),
+    ]
+    return _formula(fn, cases, expected, ("in", "out", "kernel"), "PyTorch has", candidates,
+                    "each (input channel, output channel) pair has its own k x k kernel, plus one bias per output channel.",
+                    f"Your count matches PyTorch on all {len(cases)} layers.")
+
+
+# --------------------------------------------------------------------------- notebook 02
+
+
+def _one_hot_cases() -> list[tuple[torch.Tensor, int]]:
+    cases = [(torch.tensor([0, 3, 1]), 4), (torch.tensor([2]), 3), (torch.arange(6), 6), (torch.zeros(2, dtype=torch.long), 1)]
+    for seed in CHECK_SEEDS:
+        g = torch.Generator().manual_seed(seed)
+        n = int(torch.randint(5, 1000, (1,), generator=g))
+        batch = int(torch.randint(2, 200, (1,), generator=g))
+        index = torch.randint(0, n - 1, (batch,), generator=g)  # never column n - 1: n is not index.max() + 1
+        cases.append((index, n))
+    return cases
 
 
 def check_one_hot(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
-    """``fn(index, n)`` must return float one-hot rows ``(B, n)`` like ``F.one_hot(index, n).float()`` (notebook 02)."""
-    for index, n in ((torch.tensor([0, 3, 1]), 4), (torch.tensor([2]), 3), (torch.arange(6), 6)):
+    """``fn(index, n)`` must return float one-hot rows ``(B, n)`` like ``F.one_hot(index, n).float()`` (notebook 02).
+    Checked on 4 small cases and 3 random ones (up to 200 rows and 1000 columns); the values must be exactly 0 and 1."""
+    return _report(_safely(_one_hot, fn))
+
+
+def _one_hot(fn: Any) -> _Result:
+    run = _Run()
+    for index, n in _one_hot_cases():
         expected = F.one_hot(index, n).float()
-        got, problem = _attempt(fn, index.clone(), n)
+        shown = index.tolist() if len(index) <= 6 else f"{index[:4].tolist()[:-1]}... ({len(index)} indices)"
+        got, problem = _call(fn, index.clone(), n)
         if problem:
-            return _report(False, problem)
-        if not isinstance(got, torch.Tensor):
-            return _report(False, f"return a tensor, not a {type(got).__name__}.")
-        if tuple(got.shape) != tuple(expected.shape):
-            return _report(False, f"for index={index.tolist()} and n={n} the shape should be {tuple(expected.shape)}, "
-                                  f"got {tuple(got.shape)}. Hint: one row per index, one column per image.")
-        if not got.is_floating_point():
-            return _report(False, "the values must be floats (0.0 and 1.0): the decoder multiplies them with float weights.")
-        if not torch.equal(got, expected):
-            return _report(False, f"for index={index.tolist()} you give {got.tolist()}. Hint: row r has a single 1.0 at column index[r].")
-    return _report(True, "Your one-hot vectors match torch.nn.functional.one_hot.")
+            return run.result(False, problem)
+        batch = len(index)
+
+        def shape_hint(shape: tuple) -> str | None:
+            if shape == (n, batch):
+                return "that is transposed: one row per index, one column per image"
+            if len(shape) == 2 and shape[0] == batch and shape[1] == int(index.max()) + 1:
+                return "the number of columns is n, not index.max() + 1: pass n on, e.g. F.one_hot(index, n)"
+            return "one row per index, one column per image"
+
+        got, problem = _tensor_answer(got, expected.shape, run, shape_hint, floats_only=True)
+        if problem:
+            return run.result(False, f"for index={shown} and n={n}: {problem}")
+        if not torch.equal(got.detach(), expected):
+            if torch.equal(got.detach() != 0, expected != 0):
+                hint = "the non-zero entries are in the right places, but they must be exactly 1.0."
+            elif bool((got.detach()[:, index] != 0).all()) and batch > 1 and len(set(index.tolist())) > 1:
+                hint = "out[:, index] = 1 sets those columns in every row; give each row its own column: out[torch.arange(B), index] = 1.0."
+            elif n > 1 and torch.equal(got.detach()[:, :-1], expected[:, 1:]):
+                hint = "off by one: columns count from 0, so index i goes to column i."
+            else:
+                hint = "row r has a single 1.0 at column index[r], zeros elsewhere."
+            r = int((got.detach() != expected).any(dim=1).nonzero()[0])
+            return run.result(False, f"for index={shown} and n={n}, row {r} (index {int(index[r])}) is wrong. Hint: {hint}")
+    return run.result(True, "Your one-hot vectors match torch.nn.functional.one_hot.")
+
+
+@functools.lru_cache(maxsize=None)
+def _onehot_params_cases() -> tuple[list[tuple[int, int, int]], list[int]]:
+    settings = [(4, 32, 28), (16, 32, 28), (256, 32, 28), (10, 8, 28)]  # (num_images, channels, image_size)
+    for seed in CHECK_SEEDS:
+        g = torch.Generator().manual_seed(seed)
+        for image_size in (4, 12, 20, 32)[seed:seed + 2]:  # kernels 1, 3, 5, 8: image_size / 4
+            n, c0 = (int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in ((1, 600), (1, 65)))
+            settings.append((n, c0, image_size))
+    cases, expected = [], []
+    for n, c0, image_size in settings:
+        model = CodebookDecoder(n, "onehot", channels=(c0, 16), image_size=image_size)
+        cases.append((n, c0, model.decoder.layers[0].kernel_size[0]))
+        expected.append(model.parameter_counts()["input_layer"])
+    return cases, expected
 
 
 def check_onehot_input_params(fn: Callable[[int, int, int], int]) -> bool:
-    """``fn(num_images, channels, kernel)`` must count the first layer of a one-hot decoder (notebook 02)."""
-    for n, c0 in ((4, 32), (16, 32), (256, 32), (10, 8)):
-        model = CodebookDecoder(n, "onehot", channels=(c0, 16))
-        expected = model.parameter_counts()["input_layer"]
-        kernel = model.decoder.layers[0].kernel_size[0]
-        got, problem = _attempt(fn, n, c0, kernel)
-        if problem:
-            return _report(False, problem)
-        if got != expected:
-            return _report(False, f"for {n} images, {c0} channels and kernel {kernel} you give {got}, the model has "
-                                  f"{expected}. Hint: the one-hot code has num_images entries, and each is an input "
-                                  "channel of a transposed convolution (see the exercise of notebook 01).")
-    return _report(True, "Your formula matches the model: the input layer grows by channels * kernel**2 weights per image.")
+    """``fn(num_images, channels, kernel)`` must count the first layer of a one-hot decoder (notebook 02).
+    Checked on 4 decoders of the notebook's size and 6 random ones (up to 600 images, kernels 1 to 8); exact."""
+    return _report(_safely(_onehot_input_params, fn))
+
+
+def _onehot_input_params(fn: Any) -> _Result:
+    cases, expected = _onehot_params_cases()
+    candidates = [
+        (lambda n, c, k: n * c * k * k, "you counted the weights; each of the channels also has one bias."),
+        (lambda n, c, k: n * c * 49 + c, "the kernel is an argument: use kernel * kernel, not 7 * 7 = 49."),
+        (lambda n, c, k: n * c * k + c, "a kernel is kernel x kernel: square it."),
+        (lambda n, c, k: n * c * k * k + n, "the biases belong to the output channels: + channels."),
+        (lambda n, c, k: n * c + c, "each of the num_images input channels has a kernel x kernel kernel per output channel."),
+    ]
+    generic = ("the one-hot code has num_images entries, and each is an input channel of a transposed convolution "
+               "(see the exercise of notebook 01).")
+    return _formula(fn, cases, expected, ("num_images", "channels", "kernel"), "the model has", candidates, generic,
+                    "Your formula matches the model: the input layer grows by channels * kernel**2 weights per image.")
+
+
+# --------------------------------------------------------------------------- notebook 03
+
+
+def _bce_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    cases = [("ordinary", torch.randn(4, 6, generator=g) * 3, torch.rand(4, 6, generator=g)),
+             ("extreme", torch.tensor([[1000.0, -1000.0, 100.0, -100.0, 89.0, -89.0, 20.0, -20.0, 0.0, 1e-30, -1e-30, 1e-8]]),
+              torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.3, 0.7, 0.9, 0.1, 0.5, 1.0, 0.0, 0.25]]))]
+    for seed in CHECK_SEEDS:  # magnitudes from 1e-8 to 1e3, either sign; targets grey, 0 or 1
+        g = torch.Generator().manual_seed(seed)
+        magnitude = 10 ** (torch.rand(6, 8, generator=g) * 11 - 8)
+        logits = torch.where(torch.rand(6, 8, generator=g) < 0.5, -magnitude, magnitude)
+        u, x = torch.rand(6, 8, generator=g), torch.rand(6, 8, generator=g)
+        x = torch.where(u < 0.2, torch.zeros_like(x), torch.where(u < 0.4, torch.ones_like(x), x))
+        cases.append((f"random (seed {seed})", logits, x))
+    return cases
 
 
 def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     """``fn(logits, x)`` must give the element-wise BCE of ``F.binary_cross_entropy_with_logits`` and stay finite.
-    Introduced in notebook 03."""
-    g = torch.Generator().manual_seed(0)
-    cases = [
-        (torch.randn(4, 6, generator=g) * 3, torch.rand(4, 6, generator=g)),  # ordinary values, grey targets
-        (torch.tensor([[80.0, -80.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.5]])),  # very sure and wrong: huge but finite
-    ]
-    for logits, x in cases:
-        expected = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-        got, problem = _attempt(fn, logits.clone(), x.clone())
+    Checked on ordinary logits, on extreme ones (+-1000, +-100, 0, 1e-30) and on random ones whose size runs
+    from 1e-8 to 1e3, within ``BCE_ATOL + BCE_RTOL * (|expected| + |logit|)``. Introduced in notebook 03."""
+    return _report(_safely(_bce, fn))
+
+
+def _bce_crash_hint(err: Exception) -> str | None:
+    text = str(err)
+    if "return_types" in text:
+        return ("torch.max(logits, 0) is not the element-wise max(l, 0): it takes the largest value along dimension 0 "
+                "and returns a (values, indices) pair. Use logits.clamp(min=0).")
+    if "Boolean value of Tensor" in text:
+        return "Python's max(logits, 0) compares the whole tensor with 0; for the element-wise max(l, 0) use logits.clamp(min=0)."
+    return None
+
+
+def _bce(fn: Any) -> _Result:
+    run = _Run()
+    stable_hint = ("for large |l|, exp(l) overflows and sigmoid(l) rounds to exactly 0 or 1, so log(1 + exp(l)) and "
+                   "log(sigmoid(l)) break down; rewrite the loss as max(l, 0) - l * x + log(1 + exp(-|l|)) "
+                   "(logits.clamp(min=0), torch.log1p, torch.exp(-logits.abs())).")
+    for name, logits, x in _bce_cases():
+        expected = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none")
+        got, problem = _call(fn, logits.clone(), x.clone(), hint=_bce_crash_hint)
         if problem:
-            return _report(False, problem)
-        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-            return _report(False, f"return one loss per pixel, shape {tuple(expected.shape)} (no sum or mean here).")
-        if not torch.isfinite(got).all():
-            return _report(False, "some losses are inf or nan for logits of +-80. Hint: log(sigmoid(l)) underflows; "
-                                  "rewrite the loss as max(l, 0) - l * x + log(1 + exp(-|l|)).")
-        if not torch.allclose(got, expected, atol=1e-4, rtol=1e-4):
-            return _report(False, f"for logits {logits[0, :3].tolist()} and targets {x[0, :3].tolist()} you give "
-                                  f"{got[0, :3].tolist()}, PyTorch gives {expected[0, :3].tolist()}. "
-                                  "Hint: -(x log p + (1 - x) log(1 - p)) with p = sigmoid(l).")
-    return _report(True, "Your loss matches F.binary_cross_entropy_with_logits, even for extreme logits.")
+            return run.result(False, problem)
+        got, problem = _tensor_answer(got, expected.shape, run, lambda s: "one loss per pixel, no sum or mean here")
+        if problem:
+            return run.result(False, problem)
+        ok = _close(got, expected, BCE_ATOL, BCE_RTOL, expected.abs() + logits.double().abs())
+        if bool(ok.all()):
+            continue
+        i = _first_bad(ok)
+        l, t, v, e = logits[i].item(), x[i].item(), got[i].item(), expected[i].item()
+        where = f"for logit {_fmt(l)} and target {_fmt(t)} you give {_fmt(v)}, PyTorch gives {_fmt(e)}"
+        if not math.isfinite(v):
+            hint = stable_hint if abs(l) > 15 else "some step divides by zero or takes the log of 0 or of a negative number."
+            return run.result(False, f"{where}: the loss is inf or nan ({name} logits). Hint: {hint}")
+        d, lx = logits.double(), x.double()
+        patterns = [
+            (torch.max(d, 0).values - d * lx + torch.log1p(torch.exp(-d.abs())),
+             "torch.max(logits, 0) takes the largest logit of each column (dimension 0), not max(l, 0) for each "
+             "element: use logits.clamp(min=0)."),
+            (d.clamp(min=0) - d * lx, "the term log(1 + exp(-|l|)) is missing."),
+            (d.clamp(min=0) + d * lx + torch.log1p(torch.exp(-d.abs())), "the sign of l * x: max(l, 0) - l * x + ..."),
+            (d.clamp(min=0) - d * (1 - lx) + torch.log1p(torch.exp(-d.abs())), "x and 1 - x are swapped: it is - l * x."),
+        ]
+        hint = next((h for value, h in patterns if bool(_close(got, value, BCE_ATOL, BCE_RTOL, value.abs() + d.abs()).all())), None)
+        if hint is None:
+            if name == "ordinary":
+                hint = "-(x log p + (1 - x) log(1 - p)) with p = sigmoid(l), computed as max(l, 0) - l * x + log(1 + exp(-|l|))."
+            else:
+                hint = ("right for ordinary logits, wrong for this one: do not clamp the logits or approximate; "
+                        + stable_hint.split("; ")[1])
+        return run.result(False, f"{where} ({name} logits). Hint: {hint}")
+    return run.result(True, "Your loss matches F.binary_cross_entropy_with_logits, even for extreme logits.")
+
+
+def _interpolate_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, int]]:
+    z0, z1 = torch.tensor([0.0, 2.0, -1.0]), torch.tensor([4.0, -2.0, 1.0])
+    cases = [("ordinary", z0, z1, 2), ("ordinary", z0, z1, 5)]
+    for seed, (dim, steps) in zip(CHECK_SEEDS, ((1, 3), (7, 10), (32, 2))):  # never dim == steps: a transpose shows
+        g = torch.Generator().manual_seed(seed)
+        z0, z1 = (torch.randn(dim, generator=g) * 10 ** (torch.rand(dim, generator=g) * 6 - 3) for _ in range(2))
+        cases.append((f"random (seed {seed})", z0, z1, steps))  # sizes from 1e-3 to 1e3
+    return cases
 
 
 def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> bool:
     """``fn(z0, z1, steps)`` must return ``steps`` evenly spaced points ``(steps, D)`` from ``z0`` to ``z1``.
-    Introduced in notebook 03."""
-    z0, z1 = torch.tensor([0.0, 2.0, -1.0]), torch.tensor([4.0, -2.0, 1.0])
-    for steps in (2, 5):
-        expected = torch.stack([z0 + (z1 - z0) * t for t in torch.linspace(0, 1, steps)])
-        got, problem = _attempt(fn, z0.clone(), z1.clone(), steps)
+    Checked on 2 small cases and 3 random ones (D from 1 to 32, values from 1e-3 to 1e3), within
+    ``INTERPOLATE_ATOL + INTERPOLATE_RTOL * (|z0| + |z1|)``. Introduced in notebook 03."""
+    return _report(_safely(_interpolate_check, fn))
+
+
+def _interpolate_crash_hint(err: Exception) -> str | None:
+    if "must match the size of tensor" in str(err):
+        return ("t = torch.linspace(0, 1, steps) has shape (steps,); make it a column, t[:, None] of shape (steps, 1), "
+                "so that it broadcasts against z0 (D,) into (steps, D).")
+    return None
+
+
+def _interpolate_check(fn: Any) -> _Result:
+    run = _Run()
+    for name, z0, z1, steps in _interpolate_cases():
+        t = torch.arange(steps, dtype=torch.float64)[:, None] / (steps - 1)
+        a, b = z0.double(), z1.double()
+        expected = (1 - t) * a + t * b
+        got, problem = _call(fn, z0.clone(), z1.clone(), steps, hint=_interpolate_crash_hint)
         if problem:
-            return _report(False, problem)
-        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
-            return _report(False, f"expected a tensor of shape {tuple(expected.shape)} (steps, D), got {_shape_of(got)}.")
-        if not torch.allclose(got, expected, atol=1e-6):
-            return _report(False, f"with steps={steps} you give {got.tolist()}. Hint: the first row must be z0, the last z1, "
-                                  "and t = 0, 1/(steps-1), ..., 1 in between (torch.linspace).")
-    return _report(True, "Your path starts at z0, ends at z1 and is evenly spaced.")
+            return run.result(False, problem)
+        dim = len(z0)
+
+        def shape_hint(shape: tuple) -> str | None:
+            if shape == (dim, steps):
+                return "that is transposed: one row per step, (steps, D); put t in a column, t[:, None]"
+            if len(shape) == 2 and shape[1] == dim and shape[0] in (steps - 1, steps + 1):
+                return f"steps={steps} points, counting both ends z0 and z1"
+            if shape == (steps,):
+                return "keep the D dimension, even when D = 1 (.squeeze() drops it): t[:, None] * z1 has shape (steps, D)"
+            if len(shape) == 2 and shape[0] == 2 and shape[1] == dim:
+                return "that is only the two ends; steps points run from z0 to z1, t = torch.linspace(0, 1, steps)"
+            return None
+
+        got, problem = _tensor_answer(got, expected.shape, run, shape_hint)
+        if problem:
+            return run.result(False, f"with steps={steps} and z0 of shape ({dim},): {problem}")
+        scale = a.abs() + b.abs()
+        ok = _close(got, expected, INTERPOLATE_ATOL, INTERPOLATE_RTOL, scale)
+        if bool(ok.all()):
+            continue
+
+        def row_is(row: int, target: torch.Tensor) -> bool:
+            return bool(_close(got[row], target, INTERPOLATE_ATOL, INTERPOLATE_RTOL, scale).all())
+
+        if not row_is(0, a):
+            hint = ("your path runs from z1 to z0: t = 0 must give z0, e.g. (1 - t) * z0 + t * z1." if row_is(0, b)
+                    else "the first row must be z0 (t = 0).")
+        elif not row_is(-1, b):
+            hint = ("t stops short of 1: arange(steps) / steps never reaches it; torch.linspace(0, 1, steps) includes "
+                    "both ends." if row_is(-1, a + (b - a) * (steps - 1) / steps) else "the last row must be z1 (t = 1).")
+        else:
+            hint = "evenly spaced points: t = 0, 1/(steps-1), ..., 1 (torch.linspace(0, 1, steps))."
+        r = _first_bad(ok)[0]
+        return run.result(False, f"with steps={steps} ({name} z0, z1 of shape ({dim},)), row {r} is "
+                                 f"{[_fmt(v) for v in got[r, :3].tolist()]}{'...' if dim > 3 else ''}, expected "
+                                 f"{[_fmt(v) for v in expected[r, :3].tolist()]}{'...' if dim > 3 else ''}. Hint: {hint}")
+    return run.result(True, "Your path starts at z0, ends at z1 and is evenly spaced.")
+
+
+# --------------------------------------------------------------------------- notebook 04
+
+
+def _ks_statistics(u: torch.Tensor) -> torch.Tensor:
+    """``sqrt(n) * max |F_n - Phi|`` of each column of ``u`` (n, c) against the standard normal CDF (Kolmogorov-Smirnov)."""
+    n = len(u)
+    ordered = u.sort(dim=0).values
+    cdf = torch.special.ndtr(ordered.float()).double()  # float32 is ample for distances of 1e-3 and more
+    i = torch.arange(1, n + 1, dtype=torch.float64)[:, None]
+    return torch.maximum(i / n - cdf, cdf - (i - 1) / n).amax(dim=0) * math.sqrt(n)
+
+
+def _reparameterize_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    columns = len(REPARAM_LOGVAR)
+    mu = (torch.rand(REPARAM_ROWS, columns, generator=g) * 2 - 1) * REPARAM_MU_RANGE
+    logvar = torch.tensor(REPARAM_LOGVAR).repeat(REPARAM_ROWS, 1)
+    return mu.requires_grad_(True), logvar.requires_grad_(True)
 
 
 def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     """``fn(mu, logvar)`` must sample ``z ~ N(mu, exp(logvar))`` so that gradients reach ``mu`` and ``logvar``.
-    Introduced in notebook 04."""
-    mu = torch.tensor([[0.0, 2.0, -1.0]]).repeat(20_000, 1).requires_grad_(True)
-    logvar = torch.tensor([[0.0, -2.0, 1.0]]).repeat(20_000, 1).requires_grad_(True)
-    torch.manual_seed(0)
-    z, problem = _attempt(fn, mu, logvar)
+
+    The standardized samples ``(z - mu) / sigma`` of ``REPARAM_ROWS`` rows x 8 columns (logvar from -12 to 12,
+    mu up to +-20) must look standard normal (spread, Kolmogorov-Smirnov distance per column and pooled) and
+    independent across columns, within the ``REPARAM_*_LIMIT`` constants; gradients must be exactly those of
+    ``mu + sigma * eps``; a 1-D ``mu`` must work; two calls must draw fresh noise. The random state is seeded
+    inside (``REPARAM_SEED``) and restored afterwards. Introduced in notebook 04."""
+    return _report(_safely(_reparameterize_check, fn, REPARAM_SEED))
+
+
+def _reparameterize_crash_hint(err: Exception) -> str | None:
+    text = str(err)
+    if "must match the size of tensor" in text or "out of range" in text or "shape" in text:
+        return ("eps must have exactly the shape of mu, whatever it is (the check also passes a 1-D mu): "
+                "eps = torch.randn_like(mu).")
+    return None
+
+
+def _reparameterize_check(fn: Any, seed: int = REPARAM_SEED) -> _Result:
+    with torch.random.fork_rng(devices=[]):  # CPU only; the notebook's random stream is left as it was
+        torch.default_generator.manual_seed(seed)
+        return _reparameterize_steps(fn, seed)
+
+
+def _reparameterize_steps(fn: Any, seed: int) -> _Result:
+    run = _Run()
+    mu, logvar = _reparameterize_inputs(seed)
+    z, problem = _call(fn, mu, logvar, hint=_reparameterize_crash_hint)
+    if not problem:
+        z, problem = _tensor_answer(z, mu.shape, run)
     if problem:
-        return _report(False, problem)
-    if not isinstance(z, torch.Tensor) or z.shape != mu.shape:
-        return _report(False, f"z must have the shape of mu, {tuple(mu.shape)}.")
+        return run.result(False, problem)
+    lv = torch.tensor(REPARAM_LOGVAR, dtype=torch.float64)
+    if not bool(torch.isfinite(z).all()):
+        column = int((~torch.isfinite(z)).any(dim=0).nonzero()[0])
+        return run.result(False, f"z holds inf or nan where logvar = {_fmt(lv[column].item())}. Hint: sigma = "
+                                 "exp(0.5 * logvar) is finite for every logvar; sqrt(logvar) or log(logvar) is not.")
     if z.grad_fn is None:
-        return _report(False, "z is not connected to mu and logvar, so no gradient can reach the encoder. Hint: draw "
-                              "eps = torch.randn_like(mu) and build z from mu, logvar and eps with ordinary arithmetic.")
-    mean, var = z.detach().mean(0), z.detach().var(0)
-    want_var = logvar.detach()[0].exp()
-    if not torch.allclose(mean, mu.detach()[0], atol=0.05):
-        return _report(False, f"the samples average {mean.tolist()}, but should average mu = {mu[0].tolist()}.")
-    if not torch.allclose(var, want_var, rtol=0.08):
-        if torch.allclose(var, want_var ** 2, rtol=0.08):
-            hint = "you used exp(logvar) as the standard deviation; it is the variance. sigma = exp(0.5 * logvar)."
-        elif torch.allclose(var, want_var.sqrt(), rtol=0.08):
-            hint = "your spread is too small: sigma = exp(0.5 * logvar), and z = mu + sigma * eps."
+        return run.result(False, "z is not connected to mu and logvar, so no gradient can reach the encoder. Hint: draw "
+                                 "eps = torch.randn_like(mu) and build z from mu, logvar and eps with ordinary arithmetic "
+                                 "(no NumPy, .detach(), .item() or torch.normal).")
+    zd, m = z.detach().double(), mu.detach().double()
+    sigma = (0.5 * lv).exp()
+    u = (zd - m) / sigma  # (rows, columns): standard normal for a correct answer
+    n = len(u)
+    spread = u.std(dim=0)
+    if bool((u.abs() < 1e-6).all()):
+        return run.result(False, "z equals mu: there is no noise. Hint: z = mu + sigma * eps, eps = torch.randn_like(mu).")
+    if bool(((spread < 1e-3) & (u.abs().mean(dim=0) > 1e-3)).any()):
+        return run.result(False, "every example (row) gets the same noise. Hint: draw one eps per entry of mu, "
+                                 "eps = torch.randn_like(mu), not torch.randn(latent_dim).")
+    if bool((u >= 0).all()):
+        return run.result(False, "your noise is never negative. Hint: torch.rand_like draws uniformly from [0, 1); "
+                                 "the noise must be standard normal, torch.randn_like(mu).")
+    if len(torch.unique((u[:200] * 100).round())) <= 4:
+        return run.result(False, "your noise takes only a few values (such as -1 and +1). Hint: the noise must be "
+                                 "standard normal, torch.randn_like(mu).")
+    rms = u.pow(2).mean(dim=0).sqrt()
+    if bool(((rms - 1).abs() * math.sqrt(2 * n) > REPARAM_SCALE_LIMIT).any()):
+        measured = (zd - m).pow(2).mean(dim=0).sqrt().log()  # log of your spread, per column
+        candidates = [
+            (lv, "you used exp(logvar) as the standard deviation; it is the variance. sigma = exp(0.5 * logvar)."),
+            (0.25 * lv, "your spread is sqrt(sigma): sigma = exp(0.5 * logvar), and z = mu + sigma * eps."),
+            (-0.5 * lv, "the sign: sigma = exp(+0.5 * logvar)."),
+            (torch.zeros_like(lv), "eps is not scaled: z = mu + sigma * eps with sigma = exp(0.5 * logvar)."),
+            (lv.abs().log(), "logvar is the log of the variance, not the standard deviation: sigma = exp(0.5 * logvar)."),
+            (0.5 * lv.clamp(-4, 4), "right for moderate logvar, wrong for logvar = -12 or 12: do not clamp logvar."),
+        ]
+        hint = next((h for c, h in candidates if bool(((measured - c).abs()[c.isfinite()] < 0.1).all())),
+                    "z = mu + exp(0.5 * logvar) * eps, with eps from a standard normal.")
+        worst = int(((rms - 1).abs()).argmax())
+        return run.result(False, f"where logvar = {_fmt(lv[worst].item())} the spread of z around mu is "
+                                 f"{_fmt(rms[worst].item() * sigma[worst].item())}, it should be exp(0.5 * logvar) = "
+                                 f"{_fmt(sigma[worst].item())}. Hint: {hint}")
+    per_column = _ks_statistics(u)
+    distances = [(float(per_column[c]), f"where logvar = {_fmt(lv[c].item())}", c) for c in range(u.shape[1])]
+    distances.append((float(_ks_statistics(u.reshape(-1, 1))[0]), "over all columns", None))
+    stat, where, column = max(distances, key=lambda d: d[0])
+    if stat > REPARAM_KS_LIMIT:
+        shift = u.mean(dim=0)
+        if bool((shift.abs() * math.sqrt(n) > 6).any()):
+            c = int(shift.abs().argmax())
+            hint = (f"where logvar = {_fmt(lv[c].item())} your samples sit {_fmt(shift[c].item())} sigma away from mu on "
+                    "average: z = mu + sigma * eps, with eps of mean 0 (torch.randn_like).")
         else:
-            hint = "z = mu + exp(0.5 * logvar) * eps, with eps from a standard normal."
-        return _report(False, f"the samples' variances are {[round(v, 2) for v in var.tolist()]}, they should be "
-                              f"exp(logvar) = {[round(v, 2) for v in want_var.tolist()]}. Hint: {hint}")
-    z.sum().backward()
-    if mu.grad is None or logvar.grad is None or logvar.grad.abs().sum() == 0:
-        return _report(False, "gradients do not reach both mu and logvar. Hint: both must appear in the formula for z.")
-    return _report(True, "z has the right mean and variance, and gradients flow to both mu and logvar.")
+            hint = ("the mean and spread are right, but the noise is not normally distributed (uniform or +-1 noise "
+                    "scaled to variance 1 is not enough): eps = torch.randn_like(mu).")
+        size = n if column is not None else u.numel()
+        return run.result(False, f"{where}, the distribution of (z - mu) / sigma is {_fmt(stat / math.sqrt(size))} away "
+                                 f"from the standard normal's (largest CDF difference; allowed "
+                                 f"{_fmt(REPARAM_KS_LIMIT / math.sqrt(size))}). Hint: {hint}")
+    corr = torch.corrcoef(u.T) - torch.eye(u.shape[1], dtype=torch.float64)
+    if bool((corr.abs() * math.sqrt(n) > REPARAM_CORR_LIMIT).any()):
+        i, j = divmod(int(corr.abs().argmax()), u.shape[1])
+        same = "every latent dimension of an example gets the same noise" if corr[i, j] > 0.99 else \
+            "the noise of different latent dimensions is correlated"
+        return run.result(False, f"{same} (correlation {_fmt(corr[i, j].item())} between columns {i} and {j}). Hint: "
+                                 "draw one eps per entry of mu, eps = torch.randn_like(mu).")
+    try:
+        z.sum().backward()
+    except Exception as err:
+        return run.result(False, f"backward() through z fails ({type(err).__name__}: {_one_line(err)}). Hint: build z "
+                                 "from mu, logvar and eps with torch arithmetic.")
+    scale = zd.abs() + m.abs()
+    for name, grad, want, hint in (
+        ("mu", mu.grad, torch.ones_like(m), "dz/dmu must be 1: don't detach mu, and sample as mu + sigma * eps "
+                                            "(torch.normal(mu, sigma) passes no gradient)."),
+        ("logvar", logvar.grad, 0.5 * (zd - m), "dz/dlogvar must be 0.5 * sigma * eps: build sigma from logvar, "
+                                                "exp(0.5 * logvar), without detaching it; torch.normal passes no gradient."),
+    ):
+        if grad is None or not bool(_close(grad, want, REPARAM_GRAD_ATOL, REPARAM_GRAD_RTOL, scale).all()):
+            missing = "do not reach" if grad is None or not bool(grad.any()) else "are wrong for"
+            return run.result(False, f"gradients {missing} {name}. Hint: {hint}")
+    small = [(torch.tensor([0.5, -1.0]), torch.tensor([0.0, -2.0])), (torch.zeros(3, 5), torch.zeros(3, 5)),
+             (torch.zeros(3, 5), torch.zeros(3, 5))]
+    draws = []
+    for m_small, lv_small in small:
+        m_small.requires_grad_(True)
+        lv_small.requires_grad_(True)
+        got, problem = _call(fn, m_small, lv_small, hint=_reparameterize_crash_hint)
+        if not problem:
+            got, problem = _tensor_answer(got, m_small.shape, run, lambda s: "z has the shape of mu; eps = torch.randn_like(mu)")
+        if problem:
+            return run.result(False, f"with mu of shape {tuple(m_small.shape)}: {problem}")
+        if got.grad_fn is None or bool((got.detach() == m_small.detach()).all()):
+            return run.result(False, f"with mu of shape {tuple(m_small.shape)}, z is not a noisy, connected copy of mu. "
+                                     "Hint: z = mu + exp(0.5 * logvar) * torch.randn_like(mu).")
+        draws.append(got.detach())
+    if torch.equal(draws[1], draws[2]):
+        return run.result(False, "two calls give the same z. Hint: draw a fresh eps at every call, and do not seed "
+                                 "the random generator inside the function.")
+    return run.result(True, "z is normal with mean mu and variance exp(logvar), independently for every entry, "
+                            "and gradients flow to both mu and logvar.")
+
+
+def _kl_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    cases = [("ordinary", torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)),
+             ("tiny", torch.tensor([[0.0, 1e-6, -1e-3], [0.0, 0.0, 0.0]]), torch.tensor([[0.0, -1e-6, 1e-3], [0.0, 0.0, 0.0]]))]
+    for seed, (b, d) in zip(CHECK_SEEDS, ((6, 3), (4, 9), (7, 1))):  # never b == d: a sum over the wrong dimension shows
+        g = torch.Generator().manual_seed(seed)
+        mu = (torch.rand(b, d, generator=g) * 2 - 1) * 20
+        logvar = (torch.rand(b, d, generator=g) * 2 - 1) * 12
+        cases.append((f"random (seed {seed})", mu, logvar))
+    return cases
 
 
 def check_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """``fn(mu, logvar)`` must give KL(N(mu, exp(logvar)) || N(0, I)) per example, ``(B, D) -> (B,)`` (notebook 04)."""
-    from torch.distributions import Normal, kl_divergence
+    """``fn(mu, logvar)`` must give KL(N(mu, exp(logvar)) || N(0, I)) per example, ``(B, D) -> (B,)`` (notebook 04).
+    Checked against ``torch.distributions.kl_divergence`` on ordinary, tiny and random inputs (mu up to +-20,
+    logvar from -12 to 12), within ``KL_ATOL + KL_RTOL * |expected|``."""
+    return _report(_safely(_kl, fn))
 
-    g = torch.Generator().manual_seed(0)
-    mu, logvar = torch.randn(5, 4, generator=g) * 2, torch.randn(5, 4, generator=g) * 2
-    expected = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(dim=1)
-    got, problem = _attempt(fn, mu.clone(), logvar.clone())
-    if problem:
-        return _report(False, problem)
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (5,):
-        return _report(False, f"return one KL per example, shape (5,) for 5 examples; got {_shape_of(got)}. "
-                              "Hint: sum over the latent dimensions with .sum(dim=1).")
-    if torch.allclose(got, expected, atol=1e-4):
-        return _report(True, "Your KL matches torch.distributions.kl_divergence.")
-    diff = got - expected
-    if torch.allclose(diff, torch.full_like(diff, mu.shape[1] / 2), atol=1e-4):
-        hint = ("you are 2 = 4 dimensions x 1/2 above: the closed form has a -1 inside the sum for every dimension "
-                "(without it the value is off by a constant, as in some write-ups; the gradient is the same).")
-    elif torch.allclose(got, 2 * expected, atol=1e-4):
-        hint = "twice too large: the closed form starts with a factor 1/2."
-    elif torch.allclose(got, expected / 4, atol=1e-4):
-        hint = "that is the mean over dimensions; KL adds up over them: use sum."
-    else:
-        hint = "KL = 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) over the latent dimensions."
-    return _report(False, f"you give {got[:2].tolist()}..., torch.distributions gives {expected[:2].tolist()}... Hint: {hint}")
+
+def _kl(fn: Any) -> _Result:
+    run = _Run()
+    for name, mu, logvar in _kl_cases():
+        m, lv = mu.double(), logvar.double()
+        expected = torch_kl_divergence(Normal(m, (0.5 * lv).exp()), Normal(0.0, 1.0)).sum(dim=1)
+        got, problem = _call(fn, mu.clone(), logvar.clone())
+        if problem:
+            return run.result(False, problem)
+        b, d = mu.shape
+
+        def shape_hint(shape: tuple) -> str | None:
+            if shape == (b, d):
+                return "one KL per example: sum over the latent dimensions with .sum(dim=1)"
+            if shape == (d,):
+                return "you summed over the batch (dim 0); the KL sums over the latent dimensions, .sum(dim=1)"
+            if shape in ((), (1,)):
+                return "one KL per example: .sum(dim=1), not .sum() over everything"
+            return "sum over the latent dimensions with .sum(dim=1)"
+
+        got, problem = _tensor_answer(got, (b,), run, shape_hint)
+        if problem:
+            return run.result(False, f"for mu and logvar of shape ({b}, {d}): {problem}")
+        ok = _close(got, expected, KL_ATOL, KL_RTOL, expected.abs())
+        if bool(ok.all()):
+            continue
+        value = got.detach().double()
+        patterns = [
+            (expected + d / 2, f"you are {d} dimensions x 1/2 above: the closed form has a -1 inside the sum for every "
+                               "dimension (without it the value is off by a constant, as in some write-ups; the "
+                               "gradient is the same)."),
+            (2 * expected, "twice too large: the closed form starts with a factor 1/2."),
+            (expected / d, "that is the mean over dimensions; KL adds up over them: use sum."),
+            (-expected, "the sign: the KL is never negative, 0.5 * sum(mu^2 + exp(logvar) - logvar - 1)."),
+        ]
+        hint = next((h for p, h in patterns if bool(_close(value, p, KL_ATOL, KL_RTOL, p.abs()).all())), None)
+        if hint is None and not bool(torch.isfinite(value).all()):
+            hint = "inf or nan: exp(logvar) is finite for logvar up to 88; avoid sqrt or log of logvar and divisions."
+        if hint is None:
+            hint = ("right for ordinary inputs, wrong for large ones: do not clamp or approximate; the closed form "
+                    "0.5 * sum(mu^2 + exp(logvar) - logvar - 1) holds everywhere." if name.startswith("random")
+                    else "KL = 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) over the latent dimensions.")
+        r = _first_bad(ok)[0]
+        return run.result(False, f"for {name} inputs (mu {[_fmt(v) for v in mu[r, :3].tolist()]}, logvar "
+                                 f"{[_fmt(v) for v in logvar[r, :3].tolist()]}{'...' if d > 3 else ''}) you give "
+                                 f"{_fmt(value[r].item())}, torch.distributions gives {_fmt(expected[r].item())}. Hint: {hint}")
+    return run.result(True, "Your KL matches torch.distributions.kl_divergence.")
+
+
+def _one_of(value: Any, options: list) -> Any:
+    """The option ``value`` stands for ("20" for 20, 0.5 for np.float64(0.5) or tensor(0.5)), else None."""
+    if isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
+        if (value.numel() if isinstance(value, torch.Tensor) else np.size(value)) != 1:
+            return None
+        value = value.item()
+    if isinstance(value, bool):
+        return None
+    for option in options:
+        try:
+            if value == option or str(value).strip() == str(option) or float(value) == float(option):
+                return option
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, measured: dict) -> bool:
     """Predictions ("2" or "20") checked against ``measured = {latent_dim: {"kl": ..., "recon": ...}}``.
     Introduced in notebook 04."""
-    answers = {str(k) for k in measured}
+    return _report(_safely(_latent_size_prediction, larger_kl, better_reconstruction, measured))
+
+
+def _latent_size_prediction(larger_kl: Any, better_reconstruction: Any, measured: dict) -> _Result:
+    options = list(measured)
+    answers = {}
     for name, value in (("larger_kl", larger_kl), ("better_reconstruction", better_reconstruction)):
-        if value is Ellipsis or str(value) not in answers:
-            return _report(False, f"Not attempted yet: set {name} to one of {sorted(answers)}.")
-    kl_winner = str(max(measured, key=lambda k: measured[k]["kl"]))
-    recon_winner = str(min(measured, key=lambda k: measured[k]["recon"]))
+        answers[name] = _one_of(value, options)
+        if answers[name] is None:
+            start = "Not attempted yet: set" if value is Ellipsis else f"you set {_describe(value)}; set"
+            return _Result(False, f"{start} {name} to one of {sorted(str(k) for k in options)}.")
+    kl_winner = max(measured, key=lambda k: measured[k]["kl"])
+    recon_winner = min(measured, key=lambda k: measured[k]["recon"])
     lines = ", ".join(f"{k}-D: KL {v['kl']:.1f}, reconstruction {v['recon']:.1f}" for k, v in measured.items())
-    if str(larger_kl) != kl_winner:
-        return _report(False, f"measured: {lines}. Hint: every dimension the encoder uses to carry information "
+    if answers["larger_kl"] != kl_winner:
+        return _Result(False, f"measured: {lines}. Hint: every dimension the encoder uses to carry information "
                               "costs KL; more dimensions give it room to carry more.")
-    if str(better_reconstruction) != recon_winner:
-        return _report(False, f"measured: {lines}. Hint: the reconstruction term falls when the code carries "
+    if answers["better_reconstruction"] != recon_winner:
+        return _Result(False, f"measured: {lines}. Hint: the reconstruction term falls when the code carries "
                               "more information about the image.")
-    return _report(True, f"measured: {lines}. More latent dimensions carry more information: the KL term pays for "
+    return _Result(True, f"measured: {lines}. More latent dimensions carry more information: the KL term pays for "
                          "it, the reconstruction term gains from it.")
+
+
+# --------------------------------------------------------------------------- notebook 05
 
 
 def check_beta_reading(most_information, best_reconstruction, sweep: dict) -> bool:
     """Answers (beta values) checked against ``sweep = {beta: {"kl": ..., "recon": ...}}`` (notebook 05)."""
+    return _report(_safely(_beta_reading, most_information, best_reconstruction, sweep))
+
+
+def _beta_reading(most_information: Any, best_reconstruction: Any, sweep: dict) -> _Result:
     betas = list(sweep)
+    answers = {}
     for name, value in (("most_information", most_information), ("best_reconstruction", best_reconstruction)):
-        if value is Ellipsis or value not in betas:
-            return _report(False, f"Not attempted yet: set {name} to one of the betas {betas}.")
+        answers[name] = _one_of(value, betas)
+        if answers[name] is None:
+            start = "Not attempted yet: set" if value is Ellipsis else f"you set {_describe(value)}; set"
+            return _Result(False, f"{start} {name} to one of the betas {betas}.")
     most = max(betas, key=lambda b: sweep[b]["kl"])
     best = min(betas, key=lambda b: sweep[b]["recon"])
     table = ", ".join(f"beta {b}: KL {sweep[b]['kl']:.2f}, recon {sweep[b]['recon']:.1f}" for b in betas)
-    if most_information != most:
-        return _report(False, f"measured: {table}. Hint: the KL is the information in the code, and beta is its price.")
-    if best_reconstruction != best:
-        return _report(False, f"measured: {table}. Hint: which model can afford to put the most into its codes?")
-    return _report(True, f"measured: {table}. The cheaper information is, the more the codes carry and the better "
+    if answers["most_information"] != most:
+        return _Result(False, f"measured: {table}. Hint: the KL is the information in the code, and beta is its price.")
+    if answers["best_reconstruction"] != best:
+        return _Result(False, f"measured: {table}. Hint: which model can afford to put the most into its codes?")
+    return _Result(True, f"measured: {table}. The cheaper information is, the more the codes carry and the better "
                          "the reconstructions.")
 
 
-def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-    """``fn(images)`` must match ``quality.sharpness`` (mean gradient magnitude per image) (notebook 05)."""
+def _sharpness_cases() -> list[tuple[str, torch.Tensor]]:
     g = torch.Generator().manual_seed(0)
-    images = torch.rand(3, 1, 6, 7, generator=g)
-    expected = sharpness(images)
-    got, problem = _attempt(fn, images.clone())
-    if problem:
-        return _report(False, problem)
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3,):
-        return _report(False, f"return one number per image, shape (3,) for 3 images; got {_shape_of(got)}.")
-    if not torch.allclose(got, expected, atol=1e-5):
-        return _report(False, f"you give {got.tolist()}, expected {expected.tolist()}. Hint: both differences must be "
-                              "taken on the same (H-1) x (W-1) pixels, then sqrt(dx**2 + dy**2), then the mean per image.")
-    return _report(True, "Your measure matches: sharp edges score high, blur scores low.")
+    cases = [("random", torch.rand(3, 1, 6, 7, generator=g)), ("a single image", torch.rand(1, 1, 5, 8, generator=g))]
+    for seed, (b, h, w) in zip(CHECK_SEEDS, ((2, 2, 9), (3, 17, 5), (2, 31, 24))):  # never square
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.rand(b, 1, h, w, generator=g)
+        ramp = torch.linspace(0, 1, h)[:, None] * torch.linspace(0, 1, w)[None, :]
+        images = torch.cat([noise, (noise > 0.5).float(), ramp.expand(b, 1, h, w), noise * 1e-3])
+        cases.append((f"noise, binary, smooth and faint images of size {h} x {w}", images))
+    return cases
+
+
+def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """``fn(images)`` must match ``quality.sharpness`` (mean gradient magnitude per image) (notebook 05).
+    Checked on random, binary, smooth and faint images of sizes from 2 x 9 to 31 x 24 (and a batch of one), within
+    ``SHARPNESS_ATOL + SHARPNESS_RTOL * |expected|``."""
+    return _report(_safely(_sharpness, fn))
+
+
+def _sharpness_crash_hint(err: Exception) -> str | None:
+    if "must match the size of tensor" in str(err):
+        return ("dx is (H, W-1) and dy is (H-1, W): crop both to the same (H-1) x (W-1) pixels, dx[..., :-1, :] and "
+                "dy[..., :, :-1], before combining them.")
+    return None
+
+
+def _sharpness(fn: Any) -> _Result:
+    run = _Run()
+    for name, images in _sharpness_cases():
+        x = images.double()
+        expected = sharpness(x)
+        got, problem = _call(fn, images.clone(), hint=_sharpness_crash_hint)
+        if problem:
+            return run.result(False, problem)
+        b = len(images)
+
+        def shape_hint(shape: tuple) -> str | None:
+            if shape == () and b == 1:
+                return "a batch of one image still needs shape (1,): .squeeze() drops that dimension too"
+            if shape in ((), (1,)):
+                return "one number per image: take the mean of each image, .flatten(start_dim=1).mean(dim=1)"
+            if len(shape) > 1 and shape[0] == b and math.prod(shape) == b:
+                return "flatten each image before the mean, .flatten(start_dim=1).mean(dim=1), to get shape (B,)"
+            return None
+
+        got, problem = _tensor_answer(got, (b,), run, shape_hint)
+        if problem:
+            return run.result(False, f"for {b} image{'s' * (b != 1)} of size {tuple(images.shape[-2:])}: {problem}")
+        ok = _close(got, expected, SHARPNESS_ATOL, SHARPNESS_RTOL, expected.abs())
+        if bool(ok.all()):
+            continue
+        dx, dy = x[..., :-1, 1:] - x[..., :-1, :-1], x[..., 1:, :-1] - x[..., :-1, :-1]
+
+        def per_image(t: torch.Tensor) -> torch.Tensor:
+            return t.flatten(start_dim=1).mean(dim=1)
+
+        patterns = [
+            (per_image((x[..., :, 1:] - x[..., :, :-1]).abs()), "you use only the horizontal differences; add the "
+                                                                "vertical ones, sqrt(dx**2 + dy**2)."),
+            (per_image((x[..., 1:, :] - x[..., :-1, :]).abs()), "you use only the vertical differences; add the "
+                                                                "horizontal ones, sqrt(dx**2 + dy**2)."),
+            (per_image(dx.abs() + dy.abs()), "combine the differences as sqrt(dx**2 + dy**2), not |dx| + |dy|."),
+            (per_image(dx ** 2 + dy ** 2), "take the square root: sqrt(dx**2 + dy**2)."),
+            ((dx ** 2 + dy ** 2).sqrt().flatten(start_dim=1).sum(dim=1), "the mean per image, not the sum."),
+        ]
+        hint = next((h for p, h in patterns if bool(_close(got, p, SHARPNESS_ATOL, SHARPNESS_RTOL, p.abs()).all())),
+                    "both differences must be taken on the same (H-1) x (W-1) pixels (the top-left ones: "
+                    "images[..., :-1, 1:] - images[..., :-1, :-1] and images[..., 1:, :-1] - images[..., :-1, :-1]), "
+                    "then sqrt(dx**2 + dy**2), then the mean per image.")
+        r = _first_bad(ok)[0]
+        return run.result(False, f"for {name}, image {r}: you give {_fmt(got[r].item())}, expected "
+                                 f"{_fmt(expected[r].item())}. Hint: {hint}")
+    return run.result(True, "Your measure matches: sharp edges score high, blur scores low.")
 
 
 # --------------------------------------------------------------------------- the course's own versions
@@ -305,6 +1039,16 @@ REFERENCES: dict[str, tuple[Callable, Callable[[Callable], bool]]] = {
     "kl_divergence": (losses.kl_divergence, check_kl),
 }
 
+# what the checks above run, returning a _Result; and for the functions the notebooks train with, small
+# inputs to try gradients on (a NumPy answer can be right, yet the training cells could not use it)
+_VERDICTS: dict[str, Callable[[Any], _Result]] = {
+    "bce_with_logits": _bce, "interpolate": _interpolate_check, "reparameterize": _reparameterize_check, "kl_divergence": _kl,
+}
+_TRAINED_WITH = {
+    "bce_with_logits": lambda: (torch.tensor([[-2.0, 0.5, 3.0]]), torch.tensor([[0.0, 0.4, 1.0]])),
+    "kl_divergence": lambda: (torch.tensor([[-1.0, 0.5, 2.0]]), torch.tensor([[0.3, -1.0, 1.5]])),
+}
+
 
 def reference(name: str) -> Callable:
     """The course's own version of exercise function ``name``."""
@@ -313,16 +1057,55 @@ def reference(name: str) -> Callable:
     return REFERENCES[name][0]
 
 
+def _converting(fn: Callable) -> Callable:
+    """``fn`` whose answer comes back as a tensor of its first float input's dtype and device."""
+
+    @functools.wraps(fn)
+    def converted(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        like = next((a for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+        tensor, _, problem = _as_float_tensor(value)
+        if problem:
+            return value
+        return tensor.to(like.device, like.dtype) if like is not None else tensor
+
+    return converted
+
+
+def _passes_gradients(fn: Callable, inputs: tuple[torch.Tensor, ...]) -> bool:
+    try:
+        leaves = [t.clone().requires_grad_(True) for t in inputs]
+        out = fn(*leaves)
+        if not isinstance(out, torch.Tensor) or out.grad_fn is None:
+            return False
+        out.sum().backward()
+        return all(t.grad is not None and bool(torch.isfinite(t.grad).all()) for t in leaves)
+    except Exception:
+        return False
+
+
 def yours_or_reference(name: str, fn: Callable) -> Callable:
     """The learner's ``fn`` when it passes its check (run quietly, without touching the random state),
     else the course's version, with one printed line saying so; the cells below then work either way.
-    Introduced in notebook 03."""
+    An answer that needed converting (float64, NumPy, a list) comes back wrapped so that it returns a tensor
+    like its input; one the notebook trains with must also pass gradients. Never raises for any ``fn``
+    (a ``name`` that is no exercise is the notebook's error: KeyError). Introduced in notebook 03."""
     ref = reference(name)
-    check = REFERENCES[name][1]
-    with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()):
-        passed = check(fn)
-    if passed:
-        return fn
-    print(f"Your `{name}` does not pass its check yet (see the exercise above), so the cells below use the "
-          f"course's version, `vae_helpers.exercises.reference({name!r})`. Come back to the exercise any time.")
+    try:
+        with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            result = _safely(_VERDICTS[name], fn)
+            mine = _converting(fn) if result.ok and result.converted else fn
+            blocked = result.ok and name in _TRAINED_WITH and not _passes_gradients(mine, _TRAINED_WITH[name]())
+    except Exception:  # nothing the learner wrote may stop the notebook here
+        result, blocked = _Result(False, ""), False
+    if result.ok and not blocked:
+        return mine
+    if blocked:
+        print(f"Your `{name}` is right, but gradients cannot flow through it (NumPy, .detach() or .item() inside?), and "
+              f"the cells below train with it, so they use the course's version, "
+              f"`vae_helpers.exercises.reference({name!r})`. Rewrite it with torch operations any time.")
+    else:
+        print(f"Your `{name}` does not pass its check yet (see the exercise above), so the cells below use the "
+              f"course's version, `vae_helpers.exercises.reference({name!r})`. Come back to the exercise any time.")
     return ref
