@@ -4,6 +4,7 @@ Re-run them all in place with `make notebooks`.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,16 @@ def test_a_learner_reads_no_plumbing(path):
             assert source.startswith("#@title "), f"{path.name}: the hidden Colab cell needs a title line to show"
         elif cell["cell_type"] == "code":
             assert "pip install" not in source and "google.colab" not in source, f"{path.name} cell {i}: set-up code"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_outputs_show_no_absolute_path_of_the_machine_that_ran_them(path):
+    """Paths are printed relative to the course folder (or under ~), as utils.display_path does: the committed
+    outputs must read the same on every learner's machine."""
+    course = str(path.resolve().parent.parent)
+    nb = json.loads(path.read_text())
+    texts = ["".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+             for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    machine = [course, "/home/", "/root/"] + [os.environ["VAE_DATA_DIR"]] * bool(os.environ.get("VAE_DATA_DIR"))
+    leaks = [t.strip()[:120] for t in texts if any(m in t for m in machine)]
+    assert not leaks, f"{path.name} prints absolute paths: {leaks}"
