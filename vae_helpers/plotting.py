@@ -1,7 +1,8 @@
 """Figures and pictures for the notebooks (00 on): image grids, curves, latent scatters, PNG composition.
 
 Every function takes data (and optionally an ``ax``), returns the figure (or PNG bytes), and leaves
-matplotlib's global state alone: a new figure is closed in pyplot before it is returned, so Jupyter shows it once, as the cell's last value (or through ``display(fig)``), and no rcParams change.
+matplotlib's global state alone: a new figure is closed in pyplot before it is returned, so Jupyter
+shows it once, as the cell's last value (or through ``display(fig)``), and no rcParams change.
 """
 
 from __future__ import annotations
