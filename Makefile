@@ -60,7 +60,7 @@ benchmark: $(STAMP)
 mutation: $(STAMP)
 	$(PY) -m pip install --quiet "mutmut>=3.2"
 	rm -rf mutants
-	$(VENV)/bin/mutmut run --max-children 2 || true
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2 || true
 	$(PY) benchmarks/mutation_report.py > benchmarks/mutation.md.tmp && mv benchmarks/mutation.md.tmp benchmarks/mutation.md
 	@cat benchmarks/mutation.md | head -12
 

@@ -2,6 +2,8 @@
 TypeError whose message names the argument (and says what is expected), never a deep torch error,
 and is never accepted silently."""
 
+import re
+
 import pytest
 import torch
 
@@ -76,6 +78,9 @@ BAD_CALLS = [
     (lambda: losses.kl_divergence(torch.zeros(4), torch.zeros(4)), "mu"),
     (lambda: losses.kl_per_dimension(torch.zeros(4, 2), torch.zeros(4, 2, dtype=torch.long)), "logvar"),
     (lambda: losses.add_noise(X, -0.1), "noise_std"),
+    (lambda: losses.add_noise(X.mul(255).to(torch.uint8), 0.1), "x"),
+    (lambda: losses.vae_loss_with_warmup(-1), "warmup_steps"),
+    (lambda: losses.vae_loss_with_warmup(2.5), "warmup_steps"),
     (lambda: losses.ae_loss(ae(), ("not images", None)), "images"),
     # training
     (lambda: training.fit(ae(), [(X, None)], sgd(ae()), losses.ae_loss, num_epochs=1.5), "num_epochs"),
@@ -84,6 +89,7 @@ BAD_CALLS = [
     (lambda: training.fit(ae(), [(X, None)], "adam", losses.ae_loss, num_epochs=1), "optimizer"),
     (lambda: training.fit(ae(), [(X, None)], sgd(ae()), "ae_loss", num_epochs=1), "loss_fn"),
     (lambda: training.evaluate(ae(), [(X, None)], losses.ae_loss, max_batches=0), "max_batches"),
+    (lambda: training.encode_split(ae(), SPLIT, batch_size=0), "batch_size"),
     (lambda: History()[3], "metric name"),
     # data
     (lambda: SPLIT.batches(batch_size=0), "batch_size"),
@@ -94,6 +100,7 @@ BAD_CALLS = [
     (lambda: data.split_indices(100, subset=0), "subset"),
     (lambda: data.examples(SPLIT, n=0), "n"),
     (lambda: data.examples(SPLIT, n=2.0), "n"),
+    (lambda: data.examples(SPLIT, n=2, seed=-1), "seed"),
     (lambda: data.examples(X, n=2), "split"),
     (lambda: data.load_split("validation"), "split"),
     (lambda: data.load_mnist(test_subset=0), "test_subset"),
@@ -146,7 +153,8 @@ def test_a_bad_call_names_its_argument(call, names, tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
     with pytest.raises((TypeError, ValueError)) as info:
         call()
-    assert names in str(info.value), f"the message should name {names!r}: {info.value}"
+    named = re.search(rf"(?<![\w-]){re.escape(names)}(?![\w-])", str(info.value))  # as a word, not inside one
+    assert named, f"the message should name {names!r}: {info.value}"
     assert type(info.value).__module__ in ("builtins", "vae_helpers.mnist"), f"a deep error: {info.type}"
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -149,3 +151,75 @@ def test_course_mnist_is_all_of_mnist_or_fast_modes_subsets(mnist, monkeypatch):
     data.course_mnist(True, device="cpu")
     data.course_mnist(False, device="cpu")
     assert calls == [{"subset": 5_000, "test_subset": 2_000, "device": "cpu"}, {"device": "cpu"}]
+
+
+def test_split_batches_passes_its_options_on():
+    split = synthetic_split(10)
+    in_order = torch.cat([y for _, y in split.batches(batch_size=4, shuffle=False)])
+    assert torch.equal(in_order, torch.arange(10))
+    shuffled = torch.cat([y for _, y in split.batches(batch_size=4, shuffle=True, seed=0)])
+    assert not torch.equal(shuffled, torch.arange(10)) and torch.equal(shuffled.sort().values, torch.arange(10))
+    assert len(split.batches(batch_size=4, drop_last=True)) == 2
+    assert len(split.batches(batch_size=4)) == 3
+
+
+def test_examples_are_a_seeded_choice_of_distinct_images_with_their_labels():
+    split = synthetic_split(50)
+    x, y = examples(split, 7, seed=3)
+    assert x.shape == (7, 1, 28, 28) and y.shape == (7,)
+    assert len(set(y.tolist())) == 7  # distinct images
+    assert torch.equal((x[:, 0, 0, 0] * 255).round().long(), y)  # each image with its own label
+    again, _ = examples(split, 7, seed=3)
+    assert torch.equal(x, again)
+    assert not torch.equal(y, examples(split, 7, seed=4)[1])
+    assert examples(split, 50)[1].sort().values.tolist() == list(range(50))  # n may be the whole split
+    with pytest.raises(ValueError, match="n=51"):
+        examples(split, 51)
+
+
+def per_class_split(k: int) -> Split:
+    """Exactly ``k`` images of each digit; the first pixel is the image's index."""
+    n = 10 * k
+    images = torch.zeros(n, 28, 28, dtype=torch.uint8)
+    images[:, 0, 0] = torch.arange(n)
+    return Split(images, torch.arange(n) % 10)
+
+
+@pytest.mark.parametrize("n", [3, 10, 17, 30])
+def test_examples_one_per_class_uses_every_image_it_may_and_no_more(n):
+    split = per_class_split(3)  # 3 of each digit: up to n=30
+    x, y = examples(split, n, one_per_class=True)
+    assert y.tolist() == [i % 10 for i in range(n)]
+    index = (x[:, 0, 0, 0] * 255).round().long()
+    assert len(set(index.tolist())) == n and torch.equal(index % 10, y)
+
+
+@pytest.mark.parametrize("n, short", [(31, [0]), (33, [0, 1, 2]), (40, list(range(10)))])
+def test_examples_one_per_class_names_the_digits_that_run_short(n, short):
+    with pytest.raises(ValueError, match=re.escape(f"digit(s) {short} for n={n}")):
+        examples(per_class_split(3), n, one_per_class=True)
+
+
+def test_fixed_test_batch_defaults_to_sixteen_starting_with_one_of_each_digit(mnist):
+    x, y = fixed_test_batch(mnist.test)
+    assert x.shape == (16, 1, 28, 28)
+    assert y.tolist() == list(range(10)) + list(range(6))
+    assert fixed_test_batch(mnist.test, 10)[1].tolist() == list(range(10))
+    assert fixed_test_batch(mnist.test, 4)[1].tolist() != list(range(4))  # below 10: a plain random choice
+
+
+def test_a_split_indexed_by_one_number_is_that_one_image():
+    split = synthetic_split(5)
+    assert split[3].labels.tolist() == [3] and split[3].images.shape == (1, 28, 28)
+    assert split[-1].labels.tolist() == [4] and split[0].labels.tolist() == [0]
+    assert split[1:3].labels.tolist() == [1, 2]
+    for outside in (5, -6):
+        with pytest.raises(IndexError, match=f"index {outside}"):
+            split[outside]
+
+
+def test_batches_refuse_an_empty_split_and_allow_one_full_batch():
+    with pytest.raises(ValueError, match="empty"):
+        Batches(synthetic_split(0), batch_size=4)
+    only = Batches(synthetic_split(8), batch_size=8, drop_last=True)
+    assert len(only) == 1 and [len(y) for _, y in only] == [8]

@@ -2,6 +2,9 @@
 raise, and keep their tolerances; yours_or_reference must never hand a wrong answer to the cells below."""
 
 import math
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -341,7 +344,8 @@ def test_a_right_answer_passes_in_any_type(check_name, label, fn, capsys):
     assert ok is True, out
     assert out.startswith("Correct!") and out.count("\n") == 1 and not err, out
     if label in ("float64", "numpy", "numpy int64", "whole float", "0-d tensor", "list", "nested list"):
-        assert "converted to a float32 tensor" in out or "read as the whole number" in out, out
+        assert "converted to a float32 tensor" in out or "read as whole numbers" in out, out
+    assert out.count("(your answer") <= 1, out  # a conversion is noted once, not once per case
     if label == "numpy":
         assert "NumPy float64 array; converted to a float32 tensor" in out, out
     if label in ("list of tensors", "list of rows"):
@@ -412,14 +416,25 @@ def test_the_two_crashes_learners_met_name_the_mistake(capsys):
 
 MEASURED = {2: {"kl": 6.0, "recon": 140.0}, 20: {"kl": 25.0, "recon": 75.0}}
 SWEEP = {0.5: {"kl": 7.0, "recon": 140.0}, 1.0: {"kl": 6.0, "recon": 145.0}, 4.0: {"kl": 3.0, "recon": 170.0}}
+# the same readings on measurements that came out the other way round: the checks read the figures, not a fixed answer
+MEASURED_SWAPPED = {2: {"kl": 30.0, "recon": 70.0}, 20: {"kl": 5.0, "recon": 150.0}}
+SWEEP_SWAPPED = {0.5: {"kl": 3.0, "recon": 170.0}, 1.0: {"kl": 6.0, "recon": 145.0}, 4.0: {"kl": 7.0, "recon": 140.0}}
 READINGS_RIGHT = [
     ("check_latent_size_prediction", ("20", "20"), MEASURED), ("check_latent_size_prediction", (20, 20), MEASURED),
     ("check_latent_size_prediction", (np.int64(20), torch.tensor(20)), MEASURED),
     ("check_latent_size_prediction", (20.0, " 20"), MEASURED),
+    ("check_latent_size_prediction", ("20.0", "2e1"), MEASURED),
+    ("check_latent_size_prediction", ("2", 2), MEASURED_SWAPPED),
+    ("check_beta_reading", (4, "4.0"), SWEEP_SWAPPED),
     ("check_beta_reading", (0.5, 0.5), SWEEP), ("check_beta_reading", (np.float64(0.5), np.float32(0.5)), SWEEP),
     ("check_beta_reading", (torch.tensor(0.5), "0.5"), SWEEP), ("check_beta_reading", (min(SWEEP), 1 / 2), SWEEP),
 ]
 READINGS_WRONG = [
+    ("check_latent_size_prediction", ("20", "2"), MEASURED_SWAPPED, "costs KL"),
+    ("check_latent_size_prediction", ("2", "20"), MEASURED_SWAPPED, "reconstruction term falls"),
+    ("check_beta_reading", (0.5, 4.0), SWEEP_SWAPPED, "price"),
+    ("check_beta_reading", (4.0, 0.5), SWEEP_SWAPPED, "afford"),
+    ("check_latent_size_prediction", ("twenty", "20"), MEASURED, "one of ['2', '20']"),
     ("check_latent_size_prediction", ("2", "20"), MEASURED, "costs KL"),
     ("check_latent_size_prediction", ("20", "2"), MEASURED, "reconstruction term falls"),
     ("check_latent_size_prediction", (("2", "20"), "20"), MEASURED, "you set a tuple"),
@@ -559,7 +574,11 @@ def test_just_inside_the_tolerance_passes_and_just_outside_fails(check_name, off
 
 def test_a_whole_number_check_tells_a_fraction_from_a_whole_float(capsys):
     assert exercises.check_transposed_conv_size(lambda *a: float(conv_size(*a)))
-    assert "read as the whole number" in capsys.readouterr().out
+    assert capsys.readouterr().out.endswith(" (your answers were floats; read as whole numbers)\n")
+    assert exercises.check_conv_transpose_params(lambda *a: np.int64(conv_params(*a)))
+    assert capsys.readouterr().out.endswith(" (your answers were NumPy int64 numbers; read as whole numbers)\n")
+    assert exercises.check_onehot_input_params(lambda *a: torch.tensor(onehot_params(*a)))
+    assert capsys.readouterr().out.endswith(" (your answers were tensors; read as whole numbers)\n")
     assert not exercises.check_transposed_conv_size(lambda *a: conv_size(*a) + 0.5)
     assert "not a whole number" in capsys.readouterr().out
 
@@ -666,3 +685,99 @@ def test_yours_or_reference_falls_back_and_says_so(capsys):
     assert torch.equal(torch.get_rng_state(), state)
     with pytest.raises(KeyError, match="No exercise function named 'nope'"):  # the notebook's error, not the learner's
         exercises.yours_or_reference("nope", stub)
+
+
+# --------------------------------------------------------------------------- the errors learners meet most
+
+CRASHES = [  # (check, a crashing answer, a phrase of the hint it must get)
+    ("check_kl", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - one).sum(1), "one is not defined here"),  # noqa: F821
+    ("check_kl", lambda mu, lv: mu + ..., "still a `...` in your code"),
+    ("check_kl", lambda mu, lv: lv + torch.max(mu, 0), "return a (values, indices) pair"),
+    ("check_kl", lambda mu, lv: max(mu, 0), "look at a whole tensor at once"),
+    ("check_kl", lambda mu, lv: torch.as_tensor(max(mu.detach().numpy(), 0)), "look at a whole tensor at once"),
+    ("check_reparameterize", lambda mu, lv: torch.as_tensor(np.exp(mu.numpy())), "NumPy cannot carry gradients"),
+    ("check_reparameterize", lambda mu, lv: mu.add_(1), "do not change the inputs in place"),
+    ("check_kl", lambda mu, lv: mu @ torch.ones(mu.shape[1], 1, dtype=torch.float64), "float64 (NumPy's default)"),
+    ("check_kl", lambda mu, lv: mu + lv[:, :1].T, "print their .shape"),
+]
+
+
+@pytest.mark.parametrize("check_name, fn, phrase", CRASHES, ids=[p for _, _, p in CRASHES])
+def test_a_crash_learners_meet_often_gets_its_hint(check_name, fn, phrase, capsys):
+    ok, out, err = run_check(check_name, fn, capsys)
+    assert ok is False and out.startswith("Not yet. your function raised ") and out.count("\n") == 1, out
+    assert f"Hint: {phrase}" in out or phrase in out.split("Hint: ", 1)[-1], out
+    assert "Traceback" not in out + err
+
+
+def test_an_unknown_crash_gets_no_made_up_hint(capsys):
+    ok, out, _ = run_check("check_kl", lambda mu, lv: mu.view(-1, 7), capsys)
+    assert ok is False and out.startswith("Not yet. your function raised RuntimeError") and "Hint" not in out, out
+
+
+# --------------------------------------------------------------------------- every message, as reviewed
+
+MESSAGES = Path(__file__).with_name("exercise_messages.txt")
+
+
+def normalized(message):
+    """A check's message without what may change between machines and versions: torch's own wording of an
+    error (the check adds its hint after it) and the digits of fractional numbers (whole numbers, such as
+    sizes, indices and counts, are kept: the checks' inputs are seeded)."""
+    message = re.sub(r"raised (\w+)(: .*?)?(\. Hint: |\.$)", r"raised \1\3", message.strip())
+    return re.sub(r"\d+\.\d*(e[-+]?\d+)?|\d+e[-+]?\d+", "#", message)
+
+
+def every_message(capsys):
+    lines = []
+    for check_name, label, fn in CASES_RIGHT:
+        lines.append(f"{check_name} | right: {label} | {normalized(run_check(check_name, fn, capsys)[1])}")
+    for check_name, label, fn, _ in CASES_WRONG:
+        lines.append(f"{check_name} | wrong: {label} | {normalized(run_check(check_name, fn, capsys)[1])}")
+    for check_name, fn, phrase in CRASHES:
+        lines.append(f"{check_name} | crash: {phrase} | {normalized(run_check(check_name, fn, capsys)[1])}")
+    for i, (check_name, answers, data, *_) in enumerate(READINGS_RIGHT + READINGS_WRONG):
+        getattr(exercises, check_name)(*answers, data)  # numbered: reprs of NumPy values differ between versions
+        lines.append(f"{check_name} | reading {i} | {normalized(capsys.readouterr().out)}")
+    return lines
+
+
+def test_every_message_is_the_reviewed_one(capsys):
+    """The hints are what the learner reads: each is pinned in tests/exercise_messages.txt, so that a change
+    of wording is a reviewed change. After changing a message on purpose, rewrite the file with
+    UPDATE_EXERCISE_MESSAGES=1 pytest tests/test_exercises.py -k reviewed, and read its diff."""
+    got = "\n".join(every_message(capsys)) + "\n"
+    if os.environ.get("UPDATE_EXERCISE_MESSAGES"):
+        MESSAGES.write_text(got, encoding="utf-8")
+    expected = MESSAGES.read_text(encoding="utf-8").splitlines()
+    changed = [f"  now: {new}\n  was: {old}" for new, old in zip(got.splitlines(), expected) if new != old]
+    assert len(got.splitlines()) == len(expected) and not changed, (
+        "messages differ from tests/exercise_messages.txt (rewrite it with UPDATE_EXERCISE_MESSAGES=1 if the "
+        "change is meant):\n" + "\n".join(changed[:10]))
+
+
+def test_a_check_gives_the_same_message_at_every_call(capsys):
+    """The checks' inputs are seeded: a wrong answer meets the same case, and the same message, every time."""
+    for check_name, label, fn, _ in CASES_WRONG:
+        if check_name == "check_reparameterize":
+            continue  # the learner's own noise differs between calls
+        first, second = run_check(check_name, fn, capsys)[1], run_check(check_name, fn, capsys)[1]
+        assert first == second, (label, first, second)
+
+
+def crash_with(message):
+    def answer(mu, logvar):
+        raise ValueError(message)
+    return answer
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("\n   the first line  \nthe second line", ": the first line."),
+    ("x" * 160, ": " + "x" * 160 + "."),
+    ("y" * 161, ": " + "y" * 157 + "...."),
+    ("", "."),
+    ("  \n ", "."),
+])
+def test_a_crash_is_quoted_in_one_short_line(message, shown, capsys):
+    ok, out, _ = run_check("check_kl", crash_with(message), capsys)
+    assert ok is False and out == f"Not yet. your function raised ValueError{shown}\n", out

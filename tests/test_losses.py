@@ -222,3 +222,16 @@ def test_vae_loss_with_warmup_ramps_beta_from_zero_to_one_then_evaluates_at_one(
     torch.manual_seed(0)
     loss, m = vae_loss_with_warmup(100)(model, (x, None))
     assert torch.allclose(loss, m["recon"] + m["kl"])  # evaluation is always the plain negative ELBO
+
+
+def test_vae_loss_with_no_warmup_is_the_plain_vae_loss_from_the_first_step():
+    from vae_helpers.losses import vae_loss_with_warmup
+
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=3, hidden_dims=(16,)).train()
+    x = torch.rand(4, 1, 28, 28)
+    loss_fn = vae_loss_with_warmup(0)  # zero steps of warm-up is allowed: beta is 1 at once
+    for step in range(2):
+        torch.manual_seed(step)
+        loss, m = loss_fn(model, (x, None))
+        assert torch.allclose(loss, m["recon"] + m["kl"]), step

@@ -196,3 +196,24 @@ def test_a_one_hidden_layer_encoder_is_not_linear(name):
     with torch.no_grad():
         gap = code(a + b) - code(a) - code(b) + code(torch.zeros_like(a))
     assert gap.abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_model_rebuilt_from_its_config_has_the_same_parameters(name):
+    """Checkpoints rebuild a model from ``model.config``: every setting must be in it, under its own name."""
+    model = build(DECODERS[name][0] if name in DECODERS else ENCODER_MODELS[name])
+    twin = type(model)(**model.config)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in twin.state_dict().items()}
+    twin.load_state_dict(model.state_dict())
+    assert twin.config == model.config
+
+
+@pytest.mark.parametrize("cls", [ConvAutoencoder, ConvVAE])
+def test_conv_models_take_the_image_size_they_are_built_for(cls):
+    model = cls(latent_dim=LATENT, channels=(8, 4), image_size=32)
+    x = torch.rand(2, 1, 32, 32)
+    out = model(x)
+    logits = out[0] if isinstance(out, tuple) else out
+    assert logits.shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match=r"\(B, 1, 32, 32\)"):
+        model.encode(torch.rand(2, 1, 28, 28))

@@ -159,3 +159,9 @@ def test_conv_encoder_channels_are_in_the_order_they_are_applied():
         enc = [m.out_channels for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
         dec = [m.out_channels for m in model.decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
         assert enc == [8, 24] and dec == [24, 8, 1]
+
+
+def test_conv_transpose_output_size_defaults_are_pytorchs():
+    for size, kernel in [(1, 7), (5, 3), (7, 4)]:
+        layer = torch.nn.ConvTranspose2d(1, 1, kernel)  # stride 1, no padding, no output padding
+        assert layer(torch.zeros(1, 1, size, size)).shape[-1] == conv_transpose_output_size(size, kernel)

@@ -37,8 +37,10 @@ class Split:
         return self.images.shape[0]
 
     def __getitem__(self, index) -> "Split":
-        if isinstance(index, int):
-            index = slice(index, index + 1)
+        if isinstance(index, int):  # one image, kept as a split of one
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"index {index} is out of range for a split of {len(self)} images.")
+            index = slice(index % len(self), index % len(self) + 1)
         return Split(self.images[index], self.labels[index])
 
     @property

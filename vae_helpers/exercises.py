@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import io
 import math
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -86,7 +87,10 @@ class _Run:
         self.notes: list[str] = []
 
     def note(self, text: str | None) -> None:
-        if text and text not in self.notes:
+        """Keep ``text`` unless a note of its kind (the same words, other numbers) is already kept: a check
+        tries many cases, and a conversion is worth saying once."""
+        kind = re.sub(r"\d+", "#", text or "")
+        if text and kind not in (re.sub(r"\d+", "#", n) for n in self.notes):
             self.notes.append(text)
 
     def result(self, ok: bool, message: str) -> _Result:
@@ -294,8 +298,11 @@ def _whole_number(value: Any, run: _Run) -> tuple[int | None, str | None]:
             return None, (f"you give {value!r}, which is not a whole number. Hint: sizes and counts are whole numbers; "
                           "divide with // rather than /.")
         value = int(value)
-    if type(original) is not int:
-        run.note(f"(your answer was {_describe(original)}; read as the whole number {value})")
+    if type(original) is not int:  # one note for all the layers' answers, whatever their values
+        kind = (f"NumPy {original.dtype} numbers" if isinstance(original, np.generic) else
+                f"{type(original).__name__} arrays" if isinstance(original, np.ndarray) else
+                "tensors" if isinstance(original, torch.Tensor) else f"{type(original).__name__}s")
+        run.note(f"(your answers were {kind}; read as whole numbers)")
     return value, None
 
 
