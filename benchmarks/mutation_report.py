@@ -83,14 +83,34 @@ def _row(module: str, c: collections.Counter) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", help="a saved `mutmut results --all true` listing (default: run it)")
+    parser.add_argument("--equivalent", type=Path, default=EQUIVALENT,
+                        help="the list of equivalent mutants (default: benchmarks/mutation_equivalent.txt)")
     args = parser.parse_args(argv)
+    mutmut = Path(sys.executable).with_name("mutmut")
     if args.results:
         text = Path(args.results).read_text(encoding="utf-8")
     else:
-        mutmut = Path(sys.executable).with_name("mutmut")
         text = subprocess.run([str(mutmut), "results", "--all", "true"], capture_output=True, text=True, check=True).stdout
-    print(report(read_results(text), read_equivalent()))
+    print(f"# Mutation testing: {provenance()}\n")
+    print(report(read_results(text), read_equivalent(args.equivalent)))
     return 0
+
+
+def provenance() -> str:
+    """Which code was mutated, and with what: the commit of the working folder and mutmut's version."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    try:
+        from importlib.metadata import version
+        tool = f"mutmut {version('mutmut')}"
+    except Exception:
+        tool = "mutmut"
+    where = f"commit {commit}" + (" with uncommitted changes" if dirty else "") if commit else "this folder"
+    return f"{where}, {tool}"
 
 
 if __name__ == "__main__":

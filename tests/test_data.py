@@ -161,6 +161,9 @@ def test_split_batches_passes_its_options_on():
     assert not torch.equal(shuffled, torch.arange(10)) and torch.equal(shuffled.sort().values, torch.arange(10))
     assert len(split.batches(batch_size=4, drop_last=True)) == 2
     assert len(split.batches(batch_size=4)) == 3
+    by_default = torch.cat([y for _, y in synthetic_split(100).batches()])  # shuffled, in one batch of 128
+    assert len(synthetic_split(300).batches()) == 3
+    assert not torch.equal(by_default, torch.arange(100)) and torch.equal(by_default.sort().values, torch.arange(100))
 
 
 def test_examples_are_a_seeded_choice_of_distinct_images_with_their_labels():
@@ -173,6 +176,7 @@ def test_examples_are_a_seeded_choice_of_distinct_images_with_their_labels():
     assert torch.equal(x, again)
     assert not torch.equal(y, examples(split, 7, seed=4)[1])
     assert examples(split, 50)[1].sort().values.tolist() == list(range(50))  # n may be the whole split
+    assert len(examples(split)[1]) == 10 and examples(per_class_split(1), one_per_class=True)[1].tolist() == list(range(10))
     with pytest.raises(ValueError, match="n=51"):
         examples(split, 51)
 
@@ -223,3 +227,11 @@ def test_batches_refuse_an_empty_split_and_allow_one_full_batch():
         Batches(synthetic_split(0), batch_size=4)
     only = Batches(synthetic_split(8), batch_size=8, drop_last=True)
     assert len(only) == 1 and [len(y) for _, y in only] == [8]
+
+
+def test_split_to_moves_images_and_labels():
+    split = synthetic_split(6)
+    moved = split.to("meta")  # a device every machine has; the data itself is not kept there
+    assert moved.images.device.type == moved.labels.device.type == "meta" == moved.device.type
+    assert moved.images.shape == split.images.shape and moved.labels.shape == split.labels.shape
+    assert moved.images.dtype == torch.uint8 and split.device.type == "cpu"

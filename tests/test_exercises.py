@@ -781,3 +781,13 @@ def crash_with(message):
 def test_a_crash_is_quoted_in_one_short_line(message, shown, capsys):
     ok, out, _ = run_check("check_kl", crash_with(message), capsys)
     assert ok is False and out == f"Not yet. your function raised ValueError{shown}\n", out
+
+
+def test_yours_or_reference_refuses_a_right_kl_that_blocks_gradients(capsys):
+    def kl_logvar_detached(mu, logvar):  # right values, but training could not move logvar
+        lv = logvar.detach()
+        return 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(dim=1)
+
+    assert exercises.yours_or_reference("kl_divergence", kl_logvar_detached) is exercises.reference("kl_divergence")
+    assert "gradients cannot flow through it" in capsys.readouterr().out
+    assert exercises.yours_or_reference("kl_divergence", kl) is kl

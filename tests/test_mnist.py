@@ -68,12 +68,18 @@ def test_failed_download_leaves_no_file_behind(tmp_path, monkeypatch):
 
 
 def test_download_moves_checked_files_into_place(tmp_path, monkeypatch, mnist):
+    source = raw_folder()
+
     def fake_download(target_root):  # stands in for the network: copies the real files
-        copy_of_raw(target_root, link=False)
+        shutil.copytree(source, raw_folder(target_root))
 
     monkeypatch.setattr(mnist_files, "_torchvision_download", fake_download)
+    # the files must come from the download, never from the data root (a mutant once moved the data root's
+    # files into place, emptying it): point the data root at an empty folder
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "elsewhere"))
     folder = mnist_files.download_mnist(tmp_path / "root")
     assert sorted(p.name for p in folder.iterdir()) == sorted(ALL_FILES)
+    assert set(ALL_FILES) <= {p.name for p in source.iterdir()}
     assert [p.name for p in (tmp_path / "root").iterdir()] == ["MNIST"]  # staging folder removed
     assert torch.equal(load_split("test", root=tmp_path / "root").labels, mnist.test.labels.cpu())
 
@@ -249,3 +255,72 @@ def test_in_a_notebook_missing_data_shows_a_short_message_with_the_learners_comm
     assert shown[0].startswith("MNISTNotFoundError: MNIST is not in"), shown[:3]
     assert len(shown) <= 8, f"{len(shown)} lines:\n" + "\n".join(shown)
     assert mnist_files.download_command() in "\n".join(shown) and "Traceback" not in "\n".join(shown)
+
+
+def test_the_download_asks_torchvision_for_the_training_set_with_download_on(tmp_path, monkeypatch):
+    """torchvision's MNIST fetches all four files (with its mirrors and md5 checks) when asked for one split."""
+    import torchvision.datasets
+
+    calls = []
+    monkeypatch.setattr(torchvision.datasets, "MNIST", lambda *args, **kwargs: calls.append((args, kwargs)))
+    mnist_files._torchvision_download(tmp_path)
+    assert calls == [((str(tmp_path),), {"train": True, "download": True})]
+
+
+def test_a_data_error_shows_in_a_notebook_as_its_message_alone():
+    err = mnist_files.MNISTCorruptError("train-images-idx3-ubyte is truncated.\nRun: make data")
+    assert err._render_traceback_() == ["MNISTCorruptError: train-images-idx3-ubyte is truncated.", "Run: make data"]
+
+
+def no_download(target_root):
+    raise AssertionError("a sound data root must not be downloaded again")
+
+
+def test_sound_files_are_kept_and_the_default_root_is_the_data_root(tmp_path, monkeypatch, mnist):
+    copy_of_raw(tmp_path / "data")
+    monkeypatch.setattr(mnist_files, "_torchvision_download", no_download)
+    assert mnist_files.download_mnist(tmp_path / "data") == raw_folder(tmp_path / "data")
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))
+    assert mnist_files.download_mnist() == raw_folder(tmp_path / "data")
+
+
+def test_force_downloads_again_into_an_existing_folder(tmp_path, monkeypatch, mnist):
+    source, calls = raw_folder(), []
+
+    def fake_download(target_root):
+        calls.append(target_root)
+        shutil.copytree(source, raw_folder(target_root))
+
+    copy_of_raw(tmp_path, link=False)
+    monkeypatch.setattr(mnist_files, "_torchvision_download", fake_download)
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert mnist_files.download_mnist(tmp_path, force=True) == raw_folder(tmp_path) and len(calls) == 1
+    empty = tmp_path / "empty"
+    raw_folder(empty).mkdir(parents=True)  # the folder is there, the files are not
+    assert sorted(p.name for p in mnist_files.download_mnist(empty).iterdir()) == sorted(ALL_FILES)
+
+
+@pytest.mark.parametrize("error, shown", [(RuntimeError("mirror down\nsecond line"), "(mirror down)"),
+                                          (RuntimeError(""), "(RuntimeError)")])
+def test_a_failed_download_quotes_the_first_line_of_its_error(tmp_path, monkeypatch, error, shown):
+    def failing(target_root):
+        raise error
+
+    monkeypatch.setattr(mnist_files, "_torchvision_download", failing)
+    with pytest.raises(MNISTNotFoundError) as info:
+        mnist_files.download_mnist(tmp_path)
+    assert f"downloading it failed {shown}" in str(info.value) and "second line" not in str(info.value)
+
+
+def test_a_damaged_download_is_reported_and_not_moved_into_place(tmp_path, monkeypatch, mnist):
+    source = raw_folder()
+
+    def damaged(target_root):
+        shutil.copytree(source, raw_folder(target_root))
+        truncated = raw_folder(target_root) / "t10k-images-idx3-ubyte"
+        truncated.write_bytes(truncated.read_bytes()[:1000])
+
+    monkeypatch.setattr(mnist_files, "_torchvision_download", damaged)
+    with pytest.raises(MNISTCorruptError, match="downloaded files are damaged"):
+        mnist_files.download_mnist(tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -217,3 +217,11 @@ def test_conv_models_take_the_image_size_they_are_built_for(cls):
     assert logits.shape == (2, 1, 32, 32)
     with pytest.raises(ValueError, match=r"\(B, 1, 32, 32\)"):
         model.encode(torch.rand(2, 1, 28, 28))
+
+
+@pytest.mark.parametrize("cls", [MLPVAE, MLPAutoencoder])
+@pytest.mark.parametrize("activation, kind", [("relu", nn.ReLU), ("silu", nn.SiLU)])
+def test_every_activation_is_the_one_asked_for(cls, activation, kind):
+    model = cls(latent_dim=LATENT, hidden_dims=(16, 8), activation=activation)
+    found = [type(m) for m in model.modules() if isinstance(m, ACTIVATIONS)]
+    assert len(found) >= 4 and set(found) == {kind}

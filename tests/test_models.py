@@ -165,3 +165,26 @@ def test_conv_transpose_output_size_defaults_are_pytorchs():
     for size, kernel in [(1, 7), (5, 3), (7, 4)]:
         layer = torch.nn.ConvTranspose2d(1, 1, kernel)  # stride 1, no padding, no output padding
         assert layer(torch.zeros(1, 1, size, size)).shape[-1] == conv_transpose_output_size(size, kernel)
+
+
+def test_default_sizes_are_the_documented_ones():
+    """The notebooks and the README quote these sizes (the classic 784-400-20 VAE, for one)."""
+    from vae_helpers.models import ConvAutoencoder, ConvEncoder, ConvVAE, MLPAutoencoder, MLPVAE
+
+    assert MLPVAE().config == {"latent_dim": 20, "hidden_dims": [400], "input_shape": [1, 28, 28], "activation": "silu"}
+    assert MLPAutoencoder().config == {"latent_dim": 20, "hidden_dims": [512, 256], "input_shape": [1, 28, 28],
+                                       "activation": "silu"}
+    for cls in (ConvVAE, ConvAutoencoder):
+        assert cls().config == {"latent_dim": 20, "channels": [32, 16], "image_size": 28}
+    assert DeconvDecoder().config == {"code_dim": 8, "channels": [32, 16], "image_size": 28, "out_channels": 1}
+    assert CodebookDecoder(4).config == {"num_images": 4, "code": "learned", "code_dim": 2, "channels": [32, 16],
+                                         "image_size": 28, "seed": 0}
+    encoder = ConvEncoder()
+    assert [m.out_channels for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)] == [16, 32]
+    assert encoder(torch.zeros(1, 1, 28, 28)).shape == (1, 20)
+
+
+@pytest.mark.parametrize("code", CODE_KINDS)
+def test_codebook_decoders_draw_the_image_size_they_are_built_for(code):
+    decoder = CodebookDecoder(3, code=code, code_dim=2, channels=(8, 4), image_size=32)
+    assert decoder(torch.arange(3)).shape == (3, 1, 32, 32)

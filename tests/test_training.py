@@ -322,6 +322,13 @@ def test_encode_split_gives_every_code_in_order_and_restores_the_mode():
     with pytest.raises(TypeError, match="Split"):
         encode_split(vae, x)
 
+    class Flatten(torch.nn.Module):  # an encoder without parameters: the codes stay on the CPU
+        def encode(self, images):
+            return images.flatten(1)[:, :5]
+
+    codes, _ = encode_split(Flatten(), split)
+    assert torch.equal(codes, x.flatten(1)[:, :5])
+
 
 def test_fit_epoch_figures_match_a_hand_written_loop_with_an_uneven_last_batch():
     """fit's train_* figures are the per-example means of what each step saw, before its update; test_* are

@@ -888,13 +888,11 @@ def _one_of(value: Any, options: list) -> Any:
         value = value.item()
     if isinstance(value, bool):
         return None
-    for option in options:
-        try:
-            if value == option or str(value).strip() == str(option) or float(value) == float(option):
-                return option
-        except (TypeError, ValueError):
-            continue
-    return None
+    try:
+        number = float(value)  # the options are numbers; float() also reads "20", " 20 " and "2e1"
+    except (TypeError, ValueError):
+        return None
+    return next((option for option in options if float(option) == number), None)
 
 
 def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, measured: dict) -> bool:
