@@ -63,7 +63,7 @@ SANDBOX := $(CURDIR)/mutants-sandbox
 mutation: $(STAMP)
 	$(PY) -m pip install --quiet "mutmut>=3.2"
 	rm -rf mutants "$(SANDBOX)"
-	$(PY) -c "import shutil, sys; from vae_helpers.mnist import raw_folder; shutil.copytree(raw_folder(), sys.argv[1])" \
+	$(PY) -c "import shutil, sys; from vae_helpers.mnist import download_mnist; shutil.copytree(download_mnist(), sys.argv[1])" \
 		"$(SANDBOX)/data/MNIST/raw"
 	VAE_DATA_DIR="$(SANDBOX)/data" VAE_CHECKPOINT_DIR="$(SANDBOX)/checkpoints" OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run || true
 	$(PY) benchmarks/mutation_report.py > benchmarks/results/mutation.md.tmp && mv benchmarks/results/mutation.md.tmp benchmarks/results/mutation.md
