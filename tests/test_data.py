@@ -81,6 +81,11 @@ def test_split_indices_are_disjoint_and_seeded():
     assert not set(train.tolist()) & set(val.tolist())
     assert torch.equal(train, split_indices(100, 20, 50, seed=1)[0])
     assert not torch.equal(train, split_indices(100, 20, 50, seed=2)[0])
+    assert [len(part) for part in split_indices(100)] == [100, 0]  # by default nothing is held out
+    for subset in (1, 80):  # from one image to all that the validation split leaves
+        assert len(split_indices(100, val_size=20, subset=subset)[0]) == subset
+    with pytest.raises(ValueError, match="subset"):
+        split_indices(100, val_size=20, subset=81)
 
 
 # ---------------------------------------------------------------- the batch iterator
@@ -162,7 +167,7 @@ def test_split_batches_passes_its_options_on():
     assert len(split.batches(batch_size=4, drop_last=True)) == 2
     assert len(split.batches(batch_size=4)) == 3
     by_default = torch.cat([y for _, y in synthetic_split(100).batches()])  # shuffled, in one batch of 128
-    assert len(synthetic_split(300).batches()) == 3
+    assert len(synthetic_split(257).batches()) == len(Batches(synthetic_split(257))) == 3  # 128 + 128 + 1
     assert not torch.equal(by_default, torch.arange(100)) and torch.equal(by_default.sort().values, torch.arange(100))
 
 
@@ -215,7 +220,7 @@ def test_fixed_test_batch_defaults_to_sixteen_starting_with_one_of_each_digit(mn
 def test_a_split_indexed_by_one_number_is_that_one_image():
     split = synthetic_split(5)
     assert split[3].labels.tolist() == [3] and split[3].images.shape == (1, 28, 28)
-    assert split[-1].labels.tolist() == [4] and split[0].labels.tolist() == [0]
+    assert split[-1].labels.tolist() == [4] and split[0].labels.tolist() == [0] and split[-5].labels.tolist() == [0]
     assert split[1:3].labels.tolist() == [1, 2]
     for outside in (5, -6):
         with pytest.raises(IndexError, match=f"index {outside}"):

@@ -324,3 +324,30 @@ def test_a_damaged_download_is_reported_and_not_moved_into_place(tmp_path, monke
     with pytest.raises(MNISTCorruptError, match="downloaded files are damaged"):
         mnist_files.download_mnist(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_load_mnist_reads_both_splits_from_its_root_and_downloads_what_is_missing(tmp_path, monkeypatch, mnist):
+    from vae_helpers.data import load_mnist
+
+    source = raw_folder()
+    copy_of_raw(tmp_path / "here")
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "elsewhere"))  # empty: every file must come from root
+    monkeypatch.setattr(mnist_files, "_torchvision_download", no_download)
+    splits = load_mnist(root=tmp_path / "here")
+    assert (len(splits.train), len(splits.test)) == (60_000, 10_000)
+    monkeypatch.setattr(mnist_files, "_torchvision_download",
+                        lambda target_root: shutil.copytree(source, raw_folder(target_root)))
+    assert len(load_mnist(root=tmp_path / "empty").test) == 10_000  # downloaded, as by default
+
+
+def test_the_missing_files_message_names_the_root_asked_for_and_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_files, "_torchvision_download", lambda target_root: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "env-root"))
+    with pytest.raises(MNISTNotFoundError) as info:
+        load_split("test", root=tmp_path / "asked")
+    message = str(info.value)
+    assert f"MNIST is not in {raw_folder(tmp_path / 'asked')}" in message and "env-root/MNIST" not in message
+    assert f"VAE_DATA_DIR is set to {str(tmp_path / 'env-root')!r}." in message
+    monkeypatch.delenv("VAE_DATA_DIR")
+    with pytest.raises(MNISTNotFoundError, match="VAE_DATA_DIR is not set."):
+        load_split("test", root=tmp_path / "asked")

@@ -109,10 +109,20 @@ def test_nan_loss_stops_before_the_bad_step_with_a_clear_message():
 
     with pytest.raises(TrainingDiverged, match=r"nan at epoch 2, batch 2") as info:
         fit(model, data, torch.optim.SGD(model.parameters(), lr=0.05), loss_fn, 3, progress=False, verbose=False)
-    assert "learning rate" in str(info.value)
+    assert "learning rate" in str(info.value) and "the weights are still finite, from the last good step" in str(info.value)
     assert isinstance(info.value.history, History) and len(info.value.history) == 1
+    assert f"Running averages this epoch: loss {info.value.history.steps[-1]:.4g}, abs_err " in str(info.value)
     for key, value in model.state_dict().items():
         assert torch.equal(value, snapshot[key]), "the NaN step must not be applied"
+
+
+def test_a_nan_loss_from_nan_weights_says_the_model_must_be_rebuilt():
+    model = make_model()
+    with torch.no_grad():
+        model.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="batch 1") as info:
+        fit(model, regression_batches(2), torch.optim.SGD(model.parameters(), lr=0.05), mse, 1, progress=False, verbose=False)
+    assert "already NaN/inf: rebuild the model" in str(info.value) and "Running averages this epoch: none yet" in str(info.value)
 
 
 def test_a_loss_fn_with_the_wrong_return_value_is_explained():
@@ -366,3 +376,131 @@ def test_fit_epoch_figures_match_a_hand_written_loop_with_an_uneven_last_batch()
             assert math.isclose(got[key], value, rel_tol=1e-6), (key, got[key], value)
     assert [len(b[0]) for b in data] == [5, 5, 2] and len(history.steps) == 9
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), hand_model.parameters()))
+
+
+# --------------------------------------------------------------------------- what fit shows and records
+
+
+def test_fit_records_its_times_and_history_gives_nan_where_nothing_was_measured():
+    model = make_model()
+    history = fit(model, regression_batches(3), torch.optim.SGD(model.parameters(), lr=0.05), mse, 2,
+                  test_data=regression_batches(2, seed=1), progress=False, verbose=False)
+    for record in history.epochs:
+        assert 0 < record["train_seconds"] <= record["seconds"] < 60
+    h = History(epochs=[{"epoch": 1, "train_loss": 2.0}, {"epoch": 2, "train_loss": 1.0, "test_loss": 3.0}])
+    first, second = h["test_loss"]
+    assert math.isnan(first) and second == 3.0
+    h.fill_missing()
+    assert math.isnan(h.epochs[0]["test_loss"]) and h.epochs[1]["test_loss"] == 3.0
+
+
+def test_an_interrupt_among_batches_of_unknown_number_counts_the_batches_done():
+    model = make_model()
+    data = regression_batches(4)
+    history = fit(model, (b for b in data), torch.optim.SGD(model.parameters(), lr=0.05),
+                  interrupting_loss(("train", 2), data), 1, test_data=regression_batches(2, seed=1),
+                  progress=False, verbose=False)
+    assert history.stopped == "during epoch 1 of 1, after 2 batches"
+    last = history.epochs[-1]
+    assert set(last) == {"epoch", "train_loss", "train_abs_err", "train_seconds", "test_loss", "test_abs_err", "seconds"}
+    assert 0 < last["train_seconds"] <= last["seconds"] < 60
+
+
+def test_a_stopped_test_pass_leaves_nan_test_figures_and_only_those():
+    model = make_model()
+    data = regression_batches(3)
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.05), interrupting_loss(("test", 2), data, hard=True),
+                  2, test_data=regression_batches(2, seed=1), progress=False, verbose=False)
+    last = history.epochs[-1]
+    assert set(last) == {"epoch", "train_loss", "train_abs_err", "train_seconds", "test_loss", "test_abs_err", "seconds"}
+    assert math.isnan(last["test_loss"]) and math.isnan(last["test_abs_err"]) and 0 < last["seconds"] < 60
+
+
+def test_an_interrupt_before_the_first_batch_is_recorded_as_such(capsys):
+    from vae_helpers import training
+
+    history = History()
+    training._close_interrupted(make_model(), history, None, None, mse, 3, None)
+    assert history.interrupted and history.stopped == "before the first batch" and history.epochs == []
+    assert "Training stopped before the first batch." in capsys.readouterr().out
+
+
+def test_fit_shows_a_bar_and_a_line_per_epoch_unless_asked_not_to(capsys):
+    model = make_model()
+    fit(model, regression_batches(3), torch.optim.SGD(model.parameters(), lr=0.05), mse, 2)  # the defaults
+    out, err = capsys.readouterr()
+    assert out.count("epoch 1/2") == 1 and out.count("epoch 2/2") == 1 and "train_loss" in out
+    assert "training: 100%" in err and "6/6" in err and "7/6" not in err
+    fit(model, regression_batches(3), torch.optim.SGD(model.parameters(), lr=0.05), mse, 2, progress=False, verbose=False)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_bar_shows_the_loss_every_20_batches(monkeypatch):
+    from vae_helpers import training
+
+    shown = []
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            self.n = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            self.n += n
+
+        def set_postfix(self, **kwargs):
+            shown.append((self.n, kwargs["epoch"]))
+
+    monkeypatch.setattr(training, "tqdm", Bar)
+    model = make_model()
+    fit(model, regression_batches(45, batch_size=2), torch.optim.SGD(model.parameters(), lr=0.01), mse, 2, verbose=False)
+    assert shown == [(1, 1), (21, 1), (41, 1), (46, 2), (66, 2), (86, 2)]  # after batches 1, 21 and 41 of each epoch
+
+
+def test_evaluate_stops_after_max_batches_and_takes_a_one_pass_iterator():
+    model = make_model()
+    data = regression_batches(3, batch_size=4)
+    first = evaluate(model, data[:1], mse)
+    assert evaluate(model, data, mse, max_batches=1) == first
+    assert evaluate(model, (b for b in data), mse) == evaluate(model, data, mse)
+    with pytest.raises(ValueError, match="no batches"):
+        evaluate(model, [], mse)
+
+
+def test_plain_tensor_batches_are_weighted_by_their_rows():
+    def loss_fn(m, x):  # the batch is a tensor, not an (x, y) pair
+        loss = m(x).pow(2).mean()
+        return loss, {}
+
+    model = make_model()
+    x = torch.randn(7, 2, generator=torch.Generator().manual_seed(0))
+    history = fit(model, [x[:5], x[5:]], torch.optim.SGD(model.parameters(), lr=0.0), loss_fn, 1, progress=False, verbose=False)
+    assert history.last("train_loss") == pytest.approx((5 * history.steps[0] + 2 * history.steps[1]) / 7)
+
+
+def test_nan_test_figures_are_named_when_training_stops():
+    model = make_model()
+    bad_test = [(torch.full((4, 2), float("nan")), torch.zeros(4, 1))]
+    with pytest.raises(TrainingDiverged, match="the test figures test_loss, test_abs_err are NaN"):
+        fit(model, regression_batches(2), torch.optim.SGD(model.parameters(), lr=0.05), mse, 2, test_data=bad_test,
+            progress=False, verbose=False)
+
+
+def test_the_running_averages_of_a_nan_message_are_per_example_with_batches_of_one():
+    model = make_model()
+    calls = {"n": 0}
+
+    def loss_fn(m, batch):
+        calls["n"] += 1
+        loss, metrics = mse(m, batch)
+        return (loss * float("nan") if calls["n"] == 2 else loss), metrics
+
+    with pytest.raises(TrainingDiverged) as info:
+        fit(model, regression_batches(3, batch_size=1), torch.optim.SGD(model.parameters(), lr=0.0), loss_fn, 1,
+            progress=False, verbose=False)
+    assert f"Running averages this epoch: loss {info.value.history.steps[0]:.4g}, " in str(info.value)
