@@ -211,6 +211,7 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("+1 of the ordinary convolution", lambda s, k, st, p: (s - 1) * st - 2 * p + k + 1, "the + 1 belongs"),
         ("memorized the classic layers", memorized(CLASSIC_SIZES, lambda s, k, st, p: s * st), "(size - 1) * stride"),
         ("undefined name", lambda s, k, st, p: (s - 1) * st - 2 * p + k + output_padding, "not defined"),  # noqa: F821
+        ("size * stride alone", lambda s, k, st, p: s * st, "gaps *between*"),
     ],
     "check_conv_transpose_params": [
         ("weights only", lambda i, o, k: i * o * k * k, "bias"),
@@ -218,6 +219,8 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("bias per input channel", lambda i, o, k: i * o * k * k + i, "output channels"),
         ("bias per pair", lambda i, o, k: i * o * (k * k + 1), "not one per (input, output) pair"),
         ("no input channels", lambda i, o, k: o * k * k + o, "its own k x k kernel"),
+        ("no output channels", lambda i, o, k: i * k * k + o, "its own k x k kernel"),
+        ("kernel not squared, no bias", lambda i, o, k: i * o * k, "square it, and add one bias"),
         ("2-element array", two_numbers, "one whole number"),
         ("stub", lambda i, o, k: ..., "Not attempted"),
         ("memorized the classic layers", memorized(CLASSIC_PARAMS, lambda i, o, k: i * o * k * k), "its own k x k kernel"),
@@ -229,6 +232,7 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("kernel not squared", lambda n, c, k: n * c * k + c, "square it"),
         ("bias per image", lambda n, c, k: n * c * k * k + n, "output channels"),
         ("2-element tensor", lambda n, c, k: torch.tensor([n * c * k * k, c]), "one whole number"),
+        ("sizes added", lambda n, c, k: n + c + k, "each is an input channel"),
     ],
     "check_one_hot": [
         ("int64", lambda index, n: F.one_hot(index, n), "floats"),
@@ -241,6 +245,7 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("almost 1", lambda index, n: one_hot(index, n) * 0.999, "exactly 1.0"),
         ("(rows, n) tuple", lambda index, n: (one_hot(index, n), n), "tuple"),
         ("int list", lambda index, n: F.one_hot(index, n).tolist(), "floats"),
+        ("wrong for six indices only", lambda index, n: one_hot(index, n) * (len(index) != 6), "index=[0, 1, 2, 3, 4, 5]"),
     ],
     "check_bce_with_logits": [
         ("log(sigmoid)", bce_naive_sigmoid, "exp(l) overflows"),
@@ -689,6 +694,10 @@ def test_yours_or_reference_falls_back_and_says_so(capsys):
 
 # --------------------------------------------------------------------------- the errors learners meet most
 
+def crash_with_name_error(mu, logvar):
+    raise NameError("raised by hand, without a name")  # err.name is None: the hint cannot name it
+
+
 CRASHES = [  # (check, a crashing answer, a phrase of the hint it must get)
     ("check_kl", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - one).sum(1), "one is not defined here"),  # noqa: F821
     ("check_kl", lambda mu, lv: mu + ..., "still a `...` in your code"),
@@ -699,13 +708,20 @@ CRASHES = [  # (check, a crashing answer, a phrase of the hint it must get)
     ("check_reparameterize", lambda mu, lv: mu.add_(1), "do not change the inputs in place"),
     ("check_kl", lambda mu, lv: mu @ torch.ones(mu.shape[1], 1, dtype=torch.float64), "float64 (NumPy's default)"),
     ("check_kl", lambda mu, lv: mu + lv[:, :1].T, "print their .shape"),
+    ("check_kl", lambda mu, lv: mu.new_zeros(mu.shape).index_add_(0, torch.arange(len(mu)), mu.double()).sum(1),
+     "float64 (NumPy's default)"),
+    ("check_reparameterize", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[0], mu.shape[-1] + 1),
+     "eps must have exactly the shape of mu"),
+    ("check_reparameterize", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape).view(-1, 4097),
+     "eps must have exactly the shape of mu"),
+    ("check_kl", crash_with_name_error, "a name is not defined here"),
 ]
 
 
 @pytest.mark.parametrize("check_name, fn, phrase", CRASHES, ids=[p for _, _, p in CRASHES])
 def test_a_crash_learners_meet_often_gets_its_hint(check_name, fn, phrase, capsys):
     ok, out, err = run_check(check_name, fn, capsys)
-    assert ok is False and out.startswith("Not yet. your function raised ") and out.count("\n") == 1, out
+    assert ok is False and out.startswith("Not yet. ") and "your function raised " in out and out.count("\n") == 1, out
     assert f"Hint: {phrase}" in out or phrase in out.split("Hint: ", 1)[-1], out
     assert "Traceback" not in out + err
 
