@@ -246,6 +246,7 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("(rows, n) tuple", lambda index, n: (one_hot(index, n), n), "tuple"),
         ("int list", lambda index, n: F.one_hot(index, n).tolist(), "floats"),
         ("wrong for six indices only", lambda index, n: one_hot(index, n) * (len(index) != 6), "index=[0, 1, 2, 3, 4, 5]"),
+        ("one column too many", lambda index, n: F.one_hot(index, n + 1).float(), "expected one tensor of shape"),
     ],
     "check_bce_with_logits": [
         ("log(sigmoid)", bce_naive_sigmoid, "exp(l) overflows"),
@@ -807,3 +808,23 @@ def test_yours_or_reference_refuses_a_right_kl_that_blocks_gradients(capsys):
     assert exercises.yours_or_reference("kl_divergence", kl_logvar_detached) is exercises.reference("kl_divergence")
     assert "gradients cannot flow through it" in capsys.readouterr().out
     assert exercises.yours_or_reference("kl_divergence", kl) is kl
+
+
+# --------------------------------------------------------------------------- the checks test what they promise
+
+
+def test_the_bce_check_tries_the_logits_and_targets_its_docstring_promises():
+    cases = exercises._bce_cases()
+    extreme = [logits for name, logits, _ in cases if name == "extreme"][0].flatten().tolist()
+    for size in (1000.0, 100.0, 89.0, 20.0, 1e-30):  # each extreme logit with both signs (as float32)
+        size = torch.tensor(size).item()
+        assert size in extreme and -size in extreme, size
+    assert 0.0 in extreme and torch.tensor(1e-8).item() in extreme
+    targets = torch.cat([x.flatten() for _, _, x in cases])
+    assert targets.min() == 0 and targets.max() == 1 and ((targets > 0) & (targets < 1)).any()
+    random_logits = torch.cat([l.flatten() for name, l, _ in cases if name.startswith("random")]).abs()
+    assert len([n for n, _, _ in cases if n.startswith("random")]) >= 3
+    assert random_logits.min() < 1e-7 and 1e-8 <= random_logits.min() and 1e2 < random_logits.max() <= 1e3
+    assert random_logits.numel() >= 3 * 48 and (random_logits.log10().floor().unique().numel() >= 10)  # every decade
+    ordinary = [l for name, l, _ in cases if name == "ordinary"][0]
+    assert ordinary.shape == (4, 6) and 1 < ordinary.abs().max() < 20
