@@ -351,3 +351,49 @@ def test_the_missing_files_message_names_the_root_asked_for_and_the_variable(tmp
     monkeypatch.delenv("VAE_DATA_DIR")
     with pytest.raises(MNISTNotFoundError, match="VAE_DATA_DIR is not set."):
         load_split("test", root=tmp_path / "asked")
+
+
+def test_command_line_download_and_check_say_what_they_did(tmp_path, monkeypatch, capsys, mnist):
+    source, calls = raw_folder(), []
+
+    def fake_download(target_root):
+        calls.append(target_root)
+        shutil.copytree(source, raw_folder(target_root))
+
+    monkeypatch.setattr(mnist_files, "_torchvision_download", fake_download)
+    assert mnist_files.main(["download", "--root", str(tmp_path)]) == 0 and len(calls) == 1
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == f"MNIST is ready in {raw_folder(tmp_path)}"
+    labels = load_split("train", root=tmp_path).labels.bincount().tolist()
+    assert lines[1] == f"train: 60,000 images, labels {labels}" and lines[2].startswith("test : 10,000 images, labels [")
+    warnings = mnist_files.checksum_warnings(tmp_path)
+    ending = (f" ({len(warnings)} of 4 files differ from the official ones, see above)" if warnings
+              else "; every file matches the official MNIST checksums")
+    assert lines[3] == f"MNIST is complete and readable in {raw_folder(tmp_path)}{ending}" and len(lines) == 4
+    assert err.splitlines() == warnings
+    assert mnist_files.main(["download", "--root", str(tmp_path)]) == 0 and len(calls) == 1  # sound: kept
+    assert mnist_files.main(["download", "--root", str(tmp_path), "--force"]) == 0 and len(calls) == 2
+    capsys.readouterr()
+    monkeypatch.delenv("VAE_DATA_DIR", raising=False)
+    monkeypatch.setattr(mnist_files, "data_root", lambda: tmp_path)
+    assert mnist_files.main(["check"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "(Set VAE_DATA_DIR to use a different folder, e.g. a shared one in a lab.)"
+
+
+def test_command_line_help_names_both_commands_and_their_options(capsys):
+    for argv, phrases in [
+        (["--help"], ["usage: python -m vae_helpers.mnist", "Prepare MNIST for the VAE course.",
+                      "download MNIST into the data root (needs internet once)",
+                      "say where MNIST is and whether the files are sound"]),
+        (["download", "--help"], ["--root ROOT", "data root (default: $VAE_DATA_DIR, else data/ in the course folder)",
+                                  "--force", "download again even if the files look fine"]),
+        (["check", "--help"], ["--root ROOT"]),
+    ]:
+        with pytest.raises(SystemExit):
+            mnist_files.main(argv)
+        text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal
+        assert all(phrase in text for phrase in phrases) and "XX" not in text, text
+    with pytest.raises(SystemExit):
+        mnist_files.main([])  # a command is required
+    assert "required: command" in capsys.readouterr().err
