@@ -58,6 +58,13 @@ def reparameterize(mu, logvar):
     return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
 
+def reparameterize_columns_correlated(mu, logvar):  # every column's noise shares a part with the first column's
+    eps = torch.randn_like(mu)
+    if mu.ndim == 2:
+        eps = torch.cat([eps[:, :1], 0.6 * eps[:, :1] + 0.8 * eps[:, 1:]], dim=1)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
 def reparameterize_rows(mu, logvar):  # a list of rows, stacked by the check
     return [m + torch.exp(0.5 * lv) * torch.randn_like(m) for m, lv in zip(mu, logvar)]
 
@@ -276,6 +283,13 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
     ],
     "check_reparameterize": [
         ("exp(logvar) as std", lambda mu, lv: mu + torch.exp(lv) * torch.randn_like(mu), "exp(logvar) as the standard deviation"),
+        ("sqrt(sigma)", lambda mu, lv: mu + torch.exp(0.25 * lv) * torch.randn_like(mu), "your spread is sqrt(sigma)"),
+        ("sign of the exponent", lambda mu, lv: mu + torch.exp(-0.5 * lv) * torch.randn_like(mu), "the sign"),
+        ("sqrt(logvar)", lambda mu, lv: mu + torch.sqrt(lv) * torch.randn_like(mu), "inf or nan"),
+        ("no noise", lambda mu, lv: mu + 0 * lv, "z equals mu"),
+        ("noise shifted", lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.randn_like(mu) + 0.2), "sigma away from mu"),
+        ("columns correlated", reparameterize_columns_correlated, "is correlated"),
+        ("spread off", lambda mu, lv: mu + 1.5 * torch.exp(0.5 * lv) * torch.randn_like(mu), "with eps from a standard normal"),
         ("logvar as std", lambda mu, lv: mu + lv * torch.randn_like(mu), "not the standard deviation"),
         ("sigma forgotten", lambda mu, lv: mu + torch.randn_like(mu), "eps is not scaled"),
         ("logvar clamped to +-4", lambda mu, lv: mu + torch.exp(0.5 * lv.clamp(-4, 4)) * torch.randn_like(mu), "do not clamp"),
