@@ -842,3 +842,41 @@ def test_the_bce_check_tries_the_logits_and_targets_its_docstring_promises():
     assert random_logits.numel() >= 3 * 48 and (random_logits.log10().floor().unique().numel() >= 10)  # every decade
     ordinary = [l for name, l, _ in cases if name == "ordinary"][0]
     assert ordinary.shape == (4, 6) and 1 < ordinary.abs().max() < 20
+
+
+def test_the_kl_check_tries_the_inputs_its_docstring_promises():
+    cases = exercises._kl_cases()
+    assert [name for name, _, _ in cases[:2]] == ["ordinary", "tiny"] and cases[0][1].shape == (5, 4)
+    tiny_mu, tiny_lv = cases[1][1], cases[1][2]
+    assert tiny_mu.abs().max() <= 1e-3 and tiny_lv.abs().max() <= 1e-3 and (tiny_mu == 0).any() and (tiny_mu != 0).any()
+    randoms = [(mu, lv) for name, mu, lv in cases if name.startswith("random")]
+    assert len(randoms) >= 3 and all(mu.shape[0] != mu.shape[1] for mu, _ in randoms)  # never B == D
+    assert {mu.shape[1] for mu, _ in randoms} >= {1}  # one latent dimension too
+    mu, lv = torch.cat([m.flatten() for m, _ in randoms]), torch.cat([v.flatten() for _, v in randoms])
+    assert 15 < mu.abs().max() <= 20 and mu.min() < 0 < mu.max()  # mu up to +-20
+    assert lv.min() < -10 and lv.max() > 10 and lv.abs().max() <= 12  # logvar from -12 to 12
+
+
+def test_the_interpolate_check_tries_the_inputs_its_docstring_promises():
+    cases = exercises._interpolate_cases()
+    assert [(name, steps) for name, _, _, steps in cases[:2]] == [("ordinary", 2), ("ordinary", 5)]
+    randoms = [(z0, z1, steps) for name, z0, z1, steps in cases if name.startswith("random")]
+    assert len(randoms) == 3 and all(len(z0) != steps for z0, _, steps in randoms)  # never D == steps
+    assert min(len(z0) for z0, _, _ in randoms) == 1 and max(len(z0) for z0, _, _ in randoms) == 32
+    values = torch.cat([torch.cat([z0, z1]) for z0, z1, _ in randoms]).abs()
+    assert values.min() < 1e-2 and values.max() > 1e2 and values.max() < 1e4  # sizes from 1e-3 to 1e3
+    assert {steps for _, _, steps in randoms} >= {2}  # the shortest path: its two ends
+
+
+def test_the_sharpness_check_tries_the_images_its_docstring_promises():
+    cases = exercises._sharpness_cases()
+    assert cases[0][0] == "random" and cases[1][0] == "a single image" and cases[1][1].shape[:2] == (1, 1)
+    sizes = [tuple(images.shape[-2:]) for _, images in cases]
+    assert all(h != w for h, w in sizes)  # never square: a transposed answer shows
+    assert all(images.shape[1] == 1 for _, images in cases)  # one channel, as the course's images
+    assert (2, 9) in sizes and (31, 24) in sizes
+    for name, images in cases[2:]:  # noise, binary, smooth and faint images of each size
+        b = len(images) // 4
+        noise, binary, smooth, faint = images[:b], images[b:2 * b], images[2 * b:3 * b], images[3 * b:]
+        assert set(binary.unique().tolist()) <= {0.0, 1.0} and faint.max() <= 1e-3 and 0 < noise.std()
+        assert torch.allclose(faint, noise * 1e-3) and (smooth.diff(dim=-1) >= 0).all()
