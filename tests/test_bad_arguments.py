@@ -100,6 +100,11 @@ BAD_CALLS = [
     (lambda: training.fit(ae(), [(X, None)], sgd(ae()), "ae_loss", num_epochs=1), "loss_fn"),
     (lambda: training.evaluate(ae(), [(X, None)], losses.ae_loss, max_batches=0), "max_batches"),
     (lambda: training.encode_split(ae(), SPLIT, batch_size=0), "batch_size"),
+    (lambda: training.evaluate(ae(), [(X, None)], "ae_loss"), "loss_fn"),
+    (lambda: training.evaluate(ae(), [], losses.ae_loss), "data"),
+    (lambda: training.fit(ae(), [torch.tensor(1.0)], sgd(ae()), lambda m, b: (m.decode(Z).sum(), {}), num_epochs=1),
+     "batch"),
+    (lambda: training.fit(ae(), [("x", "y")], sgd(ae()), lambda m, b: (m.decode(Z).sum(), {}), num_epochs=1), "batch"),
     (lambda: History()[3], "metric name"),
     # data
     (lambda: SPLIT.batches(batch_size=0), "batch_size"),

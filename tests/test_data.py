@@ -240,3 +240,12 @@ def test_split_to_moves_images_and_labels():
     assert moved.images.device.type == moved.labels.device.type == "meta" == moved.device.type
     assert moved.images.shape == split.images.shape and moved.labels.shape == split.labels.shape
     assert moved.images.dtype == torch.uint8 and split.device.type == "cpu"
+
+
+def test_load_split_reads_the_training_set_by_default_and_can_refuse_to_download(tmp_path, mnist):
+    assert len(load_split()) == 60_000 and len(load_split("test")) == 10_000
+    from vae_helpers.mnist import MNISTNotFoundError
+
+    with pytest.raises(MNISTNotFoundError, match="MISSING"):
+        load_split("test", root=tmp_path, download=False)
+    assert list(tmp_path.iterdir()) == []  # nothing was fetched

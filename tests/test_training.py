@@ -122,7 +122,8 @@ def test_a_nan_loss_from_nan_weights_says_the_model_must_be_rebuilt():
         model.weight.fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="batch 1") as info:
         fit(model, regression_batches(2), torch.optim.SGD(model.parameters(), lr=0.05), mse, 1, progress=False, verbose=False)
-    assert "already NaN/inf: rebuild the model" in str(info.value) and "Running averages this epoch: none yet" in str(info.value)
+    assert "(the weights are already NaN/inf: rebuild the model before training again)" in str(info.value)
+    assert "Running averages this epoch: none yet" in str(info.value)
 
 
 def test_a_loss_fn_with_the_wrong_return_value_is_explained():
@@ -273,7 +274,7 @@ def test_the_stopped_epoch_keeps_training_figures_over_the_batches_done():
 
 def test_nan_weights_after_the_last_step_stop_training_with_a_clear_message():
     model = make_model()
-    with pytest.raises(TrainingDiverged, match="NaN or infinite after its last step") as info:
+    with pytest.raises(TrainingDiverged, match="in epoch 1: the test figures .* NaN or infinite after its last step") as info:
         fit(model, regression_batches(1), torch.optim.SGD(model.parameters(), lr=float("inf")), mse, 1,
             test_data=regression_batches(1, seed=1), progress=False, verbose=False)
     assert "learning rate" in str(info.value) and len(info.value.history) == 1
@@ -429,7 +430,12 @@ def test_fit_shows_a_bar_and_a_line_per_epoch_unless_asked_not_to(capsys):
     model = make_model()
     fit(model, regression_batches(3), torch.optim.SGD(model.parameters(), lr=0.05), mse, 2)  # the defaults
     out, err = capsys.readouterr()
-    assert out.count("epoch 1/2") == 1 and out.count("epoch 2/2") == 1 and "train_loss" in out
+    import re
+
+    lines = out.splitlines()
+    assert len(lines) == 2, out
+    for i, line in enumerate(lines, start=1):  # the figures, then the time; no epoch number or seconds among them
+        assert re.fullmatch(rf"epoch {i}/2  train_loss \S+  train_abs_err \S+  \(\d+\.\d s\)", line), line
     assert "training: 100%" in err and "6/6" in err and "7/6" not in err
     fit(model, regression_batches(3), torch.optim.SGD(model.parameters(), lr=0.05), mse, 2, progress=False, verbose=False)
     assert capsys.readouterr() == ("", "")
@@ -504,3 +510,16 @@ def test_the_running_averages_of_a_nan_message_are_per_example_with_batches_of_o
         fit(model, regression_batches(3, batch_size=1), torch.optim.SGD(model.parameters(), lr=0.0), loss_fn, 1,
             progress=False, verbose=False)
     assert f"Running averages this epoch: loss {info.value.history.steps[0]:.4g}, " in str(info.value)
+
+
+def test_evaluate_takes_a_single_example_and_labels_that_are_none():
+    model = make_model()
+    x = torch.randn(1, 2)
+    assert evaluate(model, [(x, x @ torch.tensor([[2.0], [-3.0]]))], mse)["loss"] >= 0
+
+    def loss_fn(m, batch):  # batches of (x, None), as unlabelled data gives them
+        return m(batch[0]).pow(2).mean(), {}
+
+    data = [(torch.randn(5, 2), None), (torch.randn(2, 2), None)]
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.0), loss_fn, 1, progress=False, verbose=False)
+    assert history.last("train_loss") == pytest.approx((5 * history.steps[0] + 2 * history.steps[1]) / 7)
