@@ -235,3 +235,14 @@ def test_vae_loss_with_no_warmup_is_the_plain_vae_loss_from_the_first_step():
         torch.manual_seed(step)
         loss, m = loss_fn(model, (x, None))
         assert torch.allclose(loss, m["recon"] + m["kl"]), step
+
+
+def test_a_batch_may_be_the_images_alone():
+    torch.manual_seed(0)
+    model = MLPVAE(latent_dim=3, hidden_dims=(16,))
+    x = torch.rand(4, 1, 28, 28)
+    torch.manual_seed(1)
+    alone, _ = vae_loss(model, x)
+    torch.manual_seed(1)
+    paired, _ = vae_loss(model, (x, None))
+    assert torch.equal(alone, paired)

@@ -180,7 +180,12 @@ def test_default_sizes_are_the_documented_ones():
     assert CodebookDecoder(4).config == {"num_images": 4, "code": "learned", "code_dim": 2, "channels": [32, 16],
                                          "image_size": 28, "seed": 0}
     encoder = ConvEncoder()
-    assert [m.out_channels for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)] == [16, 32]
+    convs = [m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.out_channels for m in convs] == [16, 32]
+    assert convs[0](torch.zeros(1, 1, 28, 28)).shape[-1] == 14 and convs[1](torch.zeros(1, 16, 14, 14)).shape[-1] == 7
+    from vae_helpers.models import mlp
+
+    assert any(isinstance(m, torch.nn.SiLU) for m in mlp([2, 3, 4]))
     assert encoder(torch.zeros(1, 1, 28, 28)).shape == (1, 20)
 
 
