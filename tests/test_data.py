@@ -249,3 +249,17 @@ def test_load_split_reads_the_training_set_by_default_and_can_refuse_to_download
     with pytest.raises(MNISTNotFoundError, match="MISSING"):
         load_split("test", root=tmp_path, download=False)
     assert list(tmp_path.iterdir()) == []  # nothing was fetched
+
+
+def test_load_mnist_subsets_validation_and_device(mnist):
+    assert load_mnist(subset=100).val is None  # no validation split unless asked
+    for n in (1, 10_000):  # from one test image to all of them
+        assert len(load_mnist(test_subset=n).test) == n
+    with pytest.raises(ValueError, match="test_subset=10001"):
+        load_mnist(test_subset=10_001)
+    one, two = load_mnist(test_subset=50, seed=1).test, load_mnist(test_subset=50, seed=2).test
+    assert not torch.equal(one.labels, two.labels) or not torch.equal(one.images, two.images)  # the seed picks them
+    on_cpu = load_mnist(subset=100, val_size=10, device="cpu")
+    assert on_cpu.train.device.type == on_cpu.val.device.type == on_cpu.test.device.type == "cpu"
+    assert len(on_cpu.val) == 10 and len(on_cpu.train) == 100
+    assert load_mnist(subset=100, device="cpu").val is None
