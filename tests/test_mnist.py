@@ -27,6 +27,19 @@ def copy_of_raw(tmp_path: Path, link: bool = True) -> Path:
     return dst
 
 
+def copying_download(calls: list | None = None):
+    """A stand-in for the network: a download that copies the real files (read from the data root now, so
+    that a test may point the data root elsewhere afterwards), noting each call in ``calls``."""
+    source = raw_folder()
+
+    def download(target_root):
+        if calls is not None:
+            calls.append(target_root)
+        shutil.copytree(source, raw_folder(target_root))
+
+    return download
+
+
 # ---------------------------------------------------------------- locations
 
 
@@ -69,11 +82,7 @@ def test_failed_download_leaves_no_file_behind(tmp_path, monkeypatch):
 
 def test_download_moves_checked_files_into_place(tmp_path, monkeypatch, mnist):
     source = raw_folder()
-
-    def fake_download(target_root):  # stands in for the network: copies the real files
-        shutil.copytree(source, raw_folder(target_root))
-
-    monkeypatch.setattr(mnist_files, "_torchvision_download", fake_download)
+    monkeypatch.setattr(mnist_files, "_torchvision_download", copying_download())
     # the files must come from the download, never from the data root (a mutant once moved the data root's
     # files into place, emptying it): point the data root at an empty folder
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "elsewhere"))
@@ -285,14 +294,9 @@ def test_sound_files_are_kept_and_the_default_root_is_the_data_root(tmp_path, mo
 
 
 def test_force_downloads_again_into_an_existing_folder(tmp_path, monkeypatch, mnist):
-    source, calls = raw_folder(), []
-
-    def fake_download(target_root):
-        calls.append(target_root)
-        shutil.copytree(source, raw_folder(target_root))
-
+    calls = []
     copy_of_raw(tmp_path, link=False)
-    monkeypatch.setattr(mnist_files, "_torchvision_download", fake_download)
+    monkeypatch.setattr(mnist_files, "_torchvision_download", copying_download(calls))
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "elsewhere"))
     assert mnist_files.download_mnist(tmp_path, force=True) == raw_folder(tmp_path) and len(calls) == 1
     empty = tmp_path / "empty"
@@ -329,14 +333,13 @@ def test_a_damaged_download_is_reported_and_not_moved_into_place(tmp_path, monke
 def test_load_mnist_reads_both_splits_from_its_root_and_downloads_what_is_missing(tmp_path, monkeypatch, mnist):
     from vae_helpers.data import load_mnist
 
-    source = raw_folder()
+    download = copying_download()  # from the real data root, before it is pointed elsewhere
     copy_of_raw(tmp_path / "here")
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "elsewhere"))  # empty: every file must come from root
     monkeypatch.setattr(mnist_files, "_torchvision_download", no_download)
     splits = load_mnist(root=tmp_path / "here")
     assert (len(splits.train), len(splits.test)) == (60_000, 10_000)
-    monkeypatch.setattr(mnist_files, "_torchvision_download",
-                        lambda target_root: shutil.copytree(source, raw_folder(target_root)))
+    monkeypatch.setattr(mnist_files, "_torchvision_download", download)
     assert len(load_mnist(root=tmp_path / "empty").test) == 10_000  # downloaded, as by default
 
 
@@ -354,13 +357,8 @@ def test_the_missing_files_message_names_the_root_asked_for_and_the_variable(tmp
 
 
 def test_command_line_download_and_check_say_what_they_did(tmp_path, monkeypatch, capsys, mnist):
-    source, calls = raw_folder(), []
-
-    def fake_download(target_root):
-        calls.append(target_root)
-        shutil.copytree(source, raw_folder(target_root))
-
-    monkeypatch.setattr(mnist_files, "_torchvision_download", fake_download)
+    calls = []
+    monkeypatch.setattr(mnist_files, "_torchvision_download", copying_download(calls))
     assert mnist_files.main(["download", "--root", str(tmp_path)]) == 0 and len(calls) == 1
     out, err = capsys.readouterr()
     lines = out.splitlines()
