@@ -30,6 +30,9 @@ def test_train_all_reports_what_each_notebook_trained_and_loaded(tmp_path, monke
     assert "trained 1 (toy), loaded 0" in capsys.readouterr().out and set(read_manifest()) == {"toy.fast.pt"}
     assert tools_zoo.train_all(retrain=False, notebooks=[path]) == []
     assert "trained 0, loaded 1" in capsys.readouterr().out
+    (tmp_path / "models" / "toy.fast.pt").unlink()
+    assert tools_zoo.train_all(retrain=False, notebooks=[path]) == ["toy"]  # meant to load, had to train: says why
+    assert "'toy' was trained: no saved model yet" in capsys.readouterr().out
     assert "VAE_RETRAIN" not in os.environ  # restored
 
 

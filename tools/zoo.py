@@ -23,10 +23,15 @@ from vae_helpers.utils import display_path
 from .classroom import course_notebooks
 
 
+def _printed(nb) -> str:
+    """Everything an executed notebook's code cells printed."""
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                     if o.get("output_type") == "stream")
+
+
 def training_lines(nb) -> tuple[list[str], list[str]]:
     """Names of the models an executed notebook trained and loaded, from the lines ``zoo.trained`` prints."""
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                     if o.get("output_type") == "stream")
+    text = _printed(nb)
     trained_here = re.findall(r"^Training '([^']+)'", text, re.M)
     loaded = re.findall(r"^Loaded '([^']+)'", text, re.M)
     sweep = re.search(r"capacity sweep: (\d+) models trained here and saved, (\d+) loaded", text)
@@ -34,6 +39,11 @@ def training_lines(nb) -> tuple[list[str], list[str]]:
         trained_here += [f"capacity sweep model {i + 1}" for i in range(int(sweep[1]))]
         loaded += [f"capacity sweep model {i + 1}" for i in range(int(sweep[2]))]
     return trained_here, loaded
+
+
+def training_reasons(nb) -> list[tuple[str, str]]:
+    """``(model, why it was trained)`` for every model an executed notebook trained, from ``zoo.trained``'s line."""
+    return re.findall(r"^Training '([^']+)' \((.*)\)\.$", _printed(nb), re.M)
 
 
 def train_all(retrain: bool = True, notebooks: list[Path] | None = None, timeout: int = 3600) -> list[str]:
@@ -58,6 +68,9 @@ def train_all(retrain: bool = True, notebooks: list[Path] | None = None, timeout
             trained_names += trained_here
             print(f"{path.name}: done in {time.perf_counter() - start:.0f} s; trained {len(trained_here)}"
                   f"{' (' + ', '.join(trained_here) + ')' if trained_here else ''}, loaded {len(loaded)}", flush=True)
+            if not retrain:  # every model was meant to be loaded: say why each trained one was not
+                for name, reason in training_reasons(nb):
+                    print(f"    '{name}' was trained: {reason}", flush=True)
     finally:
         if previous is None:
             os.environ.pop("VAE_RETRAIN", None)

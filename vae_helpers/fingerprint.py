@@ -118,7 +118,10 @@ _tensor_hash = _TensorHashes()
 class _Walker:
     def __init__(self) -> None:
         self.items: dict[str, str] = {}
-        self.seen: set[int] = set()
+        # id -> the object itself: holding it keeps it alive for the whole walk, so that a temporary walked
+        # earlier (a __fingerprint__() dict, a partial's keywords) cannot lend its id to a later one and
+        # make it look already seen
+        self.seen: dict[int, Any] = {}
 
     def add(self, name: str, value: str) -> None:
         key, n = name, 2
@@ -136,7 +139,7 @@ class _Walker:
             return  # where a model is trained, and modules themselves, do not change what it learns
         if id(obj) in self.seen:
             return
-        self.seen.add(id(obj))
+        self.seen[id(obj)] = obj
         if hasattr(type(obj), "__fingerprint__") and not isinstance(obj, type):
             self.walk(name, obj.__fingerprint__(), depth + 1)
         elif isinstance(obj, torch.Tensor):
@@ -241,7 +244,7 @@ class _Walker:
             if _is_ours(base):
                 self.walk(label + ".__base__", base, depth + 1)
         for method in methods:  # what the methods use; their own code is in the class's digest above
-            self.seen.add(id(method))
+            self.seen[id(method)] = method
             self.uses(method, depth + 1)
 
 
