@@ -1,7 +1,11 @@
+import math
+
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence as torch_kl
 
+from vae_helpers import losses
 from vae_helpers.losses import bce_recon, kl_divergence, vae_loss
 from vae_helpers.models import MLPVAE
 
@@ -246,3 +250,24 @@ def test_a_batch_may_be_the_images_alone():
     torch.manual_seed(1)
     paired, _ = vae_loss(model, (x, None))
     assert torch.equal(alone, paired)
+
+
+def test_bce_floor_is_the_cross_entropy_of_each_image_with_itself_and_no_decoder_goes_below():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 1, 28, 28, generator=g)
+    x[0] = 0.0  # a black image: nothing to pay
+    x[1] = (x[1] > 0.5).float()  # a binary image: nothing to pay either
+    x[2] = 0.5  # mid-grey everywhere: log 2 per pixel
+    floor = losses.bce_floor(x)
+    oracle = F.binary_cross_entropy(x, x, reduction="none").sum(dim=(1, 2, 3))
+    assert floor.shape == (6,) and torch.allclose(floor, oracle, atol=1e-3)
+    assert floor[0] == 0 and floor[1] == 0 and torch.isclose(floor[2], torch.tensor(784 * math.log(2)))
+    logit = torch.logit(x.clamp(1e-6, 1 - 1e-6))
+    assert torch.allclose(losses.bce_recon(logit, x), floor, atol=0.05)  # reached where p = x
+    for _ in range(5):  # and any other decoder output costs more
+        assert (losses.bce_recon(logit + torch.randn(x.shape, generator=g), x) > floor).all()
+
+
+def test_bce_floor_rejects_values_outside_the_pixel_range():
+    with pytest.raises(ValueError, match=r"x must hold pixels in \[0, 1\]"):
+        losses.bce_floor(torch.full((2, 4), 1.5))

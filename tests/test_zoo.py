@@ -284,3 +284,50 @@ def test_manifest_records_the_key_and_figures(nb, tiny):
     assert entry["metrics"]["test_loss"] == pytest.approx(history.last("test_loss"))
     assert entry["metrics"]["epochs"] == 2 and entry["model_class"] == "MLPAutoencoder"
     assert entry["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_recipes_check_the_vae_only_fields():
+    with pytest.raises(ValueError, match="loss='vae' does not suit model='MLPAutoencoder'"):
+        zoo.Recipe("MLPAutoencoder", loss="vae")
+    with pytest.raises(ValueError, match="loss='ae' does not suit model='MLPVAE'"):
+        zoo.Recipe("MLPVAE")
+    with pytest.raises(ValueError, match="beta=2.0 and recon='bce' need loss='vae'"):
+        zoo.Recipe("MLPVAE", loss="kl_only", beta=2.0)
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        zoo.Recipe("MLPVAE", loss="vae", beta=-1.0)
+    with pytest.raises(ValueError, match="recon must be one of"):
+        zoo.Recipe("MLPVAE", loss="vae", recon="l1")
+
+
+@pytest.mark.parametrize("loss, beta, recon", [("vae", 0.0, "bce"), ("vae", 4.0, "mse"), ("kl_only", 1.0, "bce")])
+def test_train_recipe_trains_with_the_recipes_kl_weight_and_reconstruction_term(tiny, loss, beta, recon):
+    # the oracle: fit with notebook 05's loss, written out with functools.partial, after a warm-up by hand
+    import functools
+
+    from vae_helpers import losses
+    from vae_helpers.training import fit
+    from vae_helpers.utils import seed_everything
+
+    recipe = zoo.Recipe("MLPVAE", latent_dim=2, hidden_dims=(16,), loss=loss, beta=beta, recon=recon,
+                        kl_warmup_epochs=1 if loss == "vae" else 0, num_epochs=2, fast_epochs=2, batch_size=64)
+    seed_everything(0)
+    model = recipe.build()
+    history = zoo.train_recipe(model, recipe, tiny, fast=True, seed=0)
+    seed_everything(0)
+    manual = recipe.build()
+    batches = tiny.train.batches(64, seed=0)
+    steps = {"n": 0}
+
+    def by_hand(m, batch):
+        if loss == "kl_only":
+            return losses.kl_only_loss(m, batch)
+        weight = beta * min(1.0, steps["n"] / len(batches)) if m.training else 1.0
+        steps["n"] += m.training
+        return losses.vae_loss(m, batch, beta=weight, recon=recon)
+
+    manual_history = fit(manual, batches, torch.optim.Adam(manual.parameters(), lr=1e-3, betas=(0.9, 0.99), fused=True),
+                         functools.partial(by_hand), 2, test_data=tiny.test.batches(1000, shuffle=False),
+                         progress=False, verbose=False)
+    for a, b in zip(model.state_dict().values(), manual.state_dict().values()):
+        assert torch.equal(a, b)
+    assert history.last("test_loss") == pytest.approx(manual_history.last("test_loss"))

@@ -45,6 +45,21 @@ def bce_recon(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(start_dim=1).sum(dim=1)
 
 
+def bce_floor(x: torch.Tensor) -> torch.Tensor:
+    """The smallest binary cross-entropy any decoder can reach on images ``x``, summed per example (notebook 03).
+
+    Cross-entropy is smallest where each pixel's probability equals the pixel, and there it equals the
+    pixel's own binary entropy ``-x log x - (1 - x) log(1 - x)``: zero for a black or white pixel,
+    ``log 2`` for a mid-grey one. On grey-level images the reconstruction term therefore never gets to
+    zero, which is one reason it is not a log-likelihood. Shapes: ``(B, ...)`` -> ``(B,)``.
+    """
+    checks.tensor("x", x, floating=True)
+    if x.numel() and not (0 <= x.min() and x.max() <= 1):
+        raise ValueError(f"x must hold pixels in [0, 1], got values from {x.min():.3g} to {x.max():.3g}.")
+    entropy = -(torch.special.xlogy(x, x) + torch.special.xlogy(1 - x, 1 - x))  # 0 log 0 counts as 0
+    return entropy.flatten(start_dim=1).sum(dim=1)
+
+
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL( N(mu, exp(logvar)) || N(0, I) ) per example, closed form (Kingma & Welling 2014, appendix B; notebook 04).
 
@@ -80,22 +95,25 @@ def vae_loss(model: nn.Module, batch: Any, beta: float = 1.0, recon: str = "bce"
     return recon_loss + beta * kl, {"recon": recon_loss.detach(), "kl": kl.detach()}
 
 
-def vae_loss_with_warmup(warmup_steps: int):
-    """A loss function for ``training.fit``: the VAE loss whose KL weight rises linearly from 0 to 1 over
-    the first ``warmup_steps`` training steps, then stays at 1 (*KL warm-up*: Bowman et al. 2016,
-    arXiv:1511.06349; Sønderby et al. 2016, arXiv:1602.02282). Early on the codes learn to carry
+def vae_loss_with_warmup(warmup_steps: int, beta: float = 1.0, recon: str = "bce"):
+    """A loss function for ``training.fit``: the VAE loss whose KL weight rises linearly from 0 to ``beta``
+    over the first ``warmup_steps`` training steps, then stays at ``beta`` (*KL warm-up*: Bowman et al.
+    2016, arXiv:1511.06349; Sønderby et al. 2016, arXiv:1602.02282). Early on the codes learn to carry
     information before the KL term pulls them towards the prior, so fewer latent dimensions switch off.
-    Evaluation (the model in eval mode) always uses weight 1: the test figures are the plain negative ELBO.
+    Evaluation (the model in eval mode) always uses weight 1: the test figures are reconstruction plus
+    KL, the plain negative ELBO for ``recon="bce"``, comparable whatever ``beta`` trained the model.
     Make a new one for each training run: it counts its steps."""
     checks.count("warmup_steps", warmup_steps, minimum=0)
+    checks.number("beta", beta, minimum=0)
+    checks.choice("recon", recon, RECON_TERMS)
     state = {"step": 0}
 
     def loss_fn(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        beta = 1.0
+        weight = 1.0
         if model.training:
-            beta = min(1.0, state["step"] / warmup_steps) if warmup_steps else 1.0
+            weight = beta * (min(1.0, state["step"] / warmup_steps) if warmup_steps else 1.0)
             state["step"] += 1
-        return vae_loss(model, batch, beta=beta)
+        return vae_loss(model, batch, beta=weight, recon=recon)
 
     return loss_fn
 

@@ -35,7 +35,7 @@ from .training import History, fit
 from .utils import RunConfig, display_path, preserved_random_state, seed_everything
 
 MODEL_CLASSES = {"MLPAutoencoder": MLPAutoencoder, "MLPVAE": MLPVAE}
-LOSSES = {"ae": losses.ae_loss, "vae": losses.vae_loss}
+LOSSES = {"ae": losses.ae_loss, "vae": losses.vae_loss, "kl_only": losses.kl_only_loss}
 Bounds = dict[str, tuple[float | None, float | None]]  # metric -> (lowest, highest) allowed value
 
 
@@ -216,13 +216,15 @@ class Recipe:
     latent_dim: int = 20  # numbers in the code z
     hidden_dims: tuple[int, ...] = (512, 256)  # widths of the hidden layers, encoder side; the decoder mirrors them
     activation: str = "silu"  # between the layers: "silu" (x * sigmoid(x), a smooth ReLU) or "relu"
-    loss: str = "ae"  # "ae": reconstruction (BCE) only; "vae": the negative ELBO (BCE + KL)
+    loss: str = "ae"  # "ae": reconstruction (BCE) only; "vae": the negative ELBO (BCE + KL); "kl_only": the KL alone
     num_epochs: int = 4  # passes over the 60,000 training images (full mode)
     fast_epochs: int = 8  # passes over fast mode's 5,000 training images (VAE_FAST=1)
     lr: float = 1e-3  # Adam's learning rate
     betas: tuple[float, float] = (0.9, 0.99)  # Adam's averaging rates of the gradient and its square; 0.99 (not
     #   the default 0.999) forgets old gradient sizes faster, which helps a run of a few epochs
-    kl_warmup_epochs: int = 0  # VAE only: the KL term's weight rises from 0 to 1 over these first epochs
+    kl_warmup_epochs: int = 0  # VAE only: the KL term's weight rises from 0 to beta over these first epochs
+    beta: float = 1.0  # VAE only: the weight of the KL term (notebook 05); 0 trains on the reconstruction alone
+    recon: str = "bce"  # VAE only: the reconstruction term, "bce" (cross-entropy) or "mse" (squared error; notebook 05)
     batch_size: int = 128  # images per optimizer step
     # (the seed of the initial weights and the batch order is the notebook's: setup(seed=...), cfg.seed)
 
@@ -239,8 +241,16 @@ class Recipe:
         object.__setattr__(self, "betas", tuple(checks.number("betas", b, minimum=0, maximum=0.9999) for b in self.betas))
         checks.count("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0)
         if self.kl_warmup_epochs and self.loss != "vae":
-            raise ValueError(f"kl_warmup_epochs={self.kl_warmup_epochs} needs loss='vae': an autoencoder has no KL term.")
+            raise ValueError(f"kl_warmup_epochs={self.kl_warmup_epochs} needs loss='vae': only the VAE loss weighs a KL term.")
+        checks.number("beta", self.beta, minimum=0)
+        checks.choice("recon", self.recon, losses.RECON_TERMS)
+        if self.loss != "vae" and (self.beta != 1.0 or self.recon != "bce"):
+            raise ValueError(f"beta={self.beta} and recon={self.recon!r} need loss='vae': the {self.loss!r} loss has "
+                             "no KL weight and always uses cross-entropy.")
         checks.number("lr", self.lr, above=0)
+        if (self.loss == "ae") != (self.model == "MLPAutoencoder"):
+            raise ValueError(f"loss={self.loss!r} does not suit model={self.model!r}: an MLPAutoencoder trains with "
+                             "loss='ae', an MLPVAE with loss='vae' or 'kl_only'.")
 
     def epochs(self, fast: bool) -> int:
         return self.fast_epochs if fast else self.num_epochs
@@ -302,8 +312,8 @@ def train_recipe(model: nn.Module, recipe: Recipe, mnist: Splits, fast: bool, se
 
     batches = mnist.train.batches(recipe.batch_size, seed=seed)
     loss_fn = LOSSES[recipe.loss]
-    if recipe.kl_warmup_epochs:
-        loss_fn = losses.vae_loss_with_warmup(recipe.kl_warmup_epochs * len(batches))
+    if recipe.loss == "vae":  # the weight of the KL term rises from 0 to beta over the warm-up, if any
+        loss_fn = losses.vae_loss_with_warmup(recipe.kl_warmup_epochs * len(batches), beta=recipe.beta, recon=recipe.recon)
     return fit(model, batches, torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=recipe.betas, fused=True), loss_fn,
                recipe.epochs(fast), test_data=mnist.test.batches(1000, shuffle=False), on_epoch_end=snapshot)
 
