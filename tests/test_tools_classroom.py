@@ -1,8 +1,11 @@
-"""The teacher's tools: the student copy (no solution left; runs top to bottom with every stub failing
-gracefully, with a hint) and the static HTML copy."""
+"""The teacher's tools: the student copy (no solution left, nor text about them; runs top to bottom with every
+stub failing gracefully, with a hint) and the static HTML copy (worked solutions folded; maths typeset without
+internet: the browser tests open the pages in headless Chromium with every request off this machine refused,
+and skip without Chromium or Playwright unless VAE_REQUIRE_BROWSER=1, as in test_browser.py)."""
 
 import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -33,7 +36,8 @@ def test_student_copy_has_no_solution_left(student):
         full, mine = nbformat.read(original, as_version=4), nbformat.read(copy, as_version=4)
         removed = solution_sources(original)
         total_removed += len(removed)
-        assert len(mine.cells) == len(full.cells) - len(removed)
+        course_only = [c for c in full.cells if classroom.is_full_course_only(c) and not classroom.is_solution(c)]
+        assert len(mine.cells) == len(full.cells) - len(removed) - len(course_only)
         assert not any(classroom.is_solution(c) for c in mine.cells)
         text = "\n".join(c.source for c in mine.cells)
         for source in removed:
@@ -200,3 +204,285 @@ def test_a_swap_interrupted_between_its_two_renames_is_repaired(fake_course, tmp
     os.replace(out, tmp_path / ".site-old")  # as if killed after the first rename
     classroom.export_html(out)
     assert (out / "index.html").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["course", "site"]
+
+
+# --------------------------------------------------------------------------- text for the full course only
+
+
+def toy_notebook():
+    """A small course notebook: maths, two exercises with their worked solutions (the first announced by the
+    usual note), and text marked for the full course only, each piece with a word to look for."""
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+
+    def solution(source, printed):
+        cell = code(source, metadata={"tags": [classroom.SOLUTION_TAG], "jupyter": {"source_hidden": True}})
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        return cell
+
+    return nbformat.v4.new_notebook(cells=[
+        md("# 07 · Toy\n\nThe prior is $\\mathcal N(0, I)$, and `$HOME` is not maths:\n\n"
+           "$$ \\mathrm{KL}\\big(q \\,\\|\\, p\\big) = \\frac12 \\sum_{j=1}^{D} \\left( \\mu_j^2 - 1 \\right) . $$"),
+        code("answer = ...  # exercise 1"),
+        md(f"<details>{classroom.SOLUTION_MARKER}Collapsed below: click the bar on its left.</details>"),
+        solution("answer = 'SOLUTION-ONE'", "OUTPUT-ONE\n"),
+        md("- **Exercises** come with a check, and a\n  hint if not.<!-- full-course-only --> Each has a *worked "
+           "solution*\n  in FULL-ONLY-TEXT.<!-- /full-course-only --><!-- student-copy: Ask your STUDENT-TEXT. -->\n"
+           "- Second item, with $z = \\mu + \\sigma \\odot \\epsilon$."),
+        solution("answer = 'SOLUTION-TWO'", "OUTPUT-TWO\n"),  # no note above it: folded all the same
+        md("FULL-ONLY-CELL", metadata={"tags": [classroom.FULL_COURSE_ONLY]}),
+        md("The end."),
+    ])
+
+
+def test_student_copy_leaves_out_text_for_the_full_course_only():
+    mine = classroom.student_notebook(toy_notebook())
+    assert [c.source for c in mine.cells if c.cell_type == "code"] == ["answer = ...  # exercise 1"]
+    text = "\n".join(c.source for c in mine.cells)
+    assert "FULL-ONLY" not in text and "worked" not in text and "<!--" not in text
+    assert "  hint if not. Ask your STUDENT-TEXT. \n- Second item" in text  # one space each side of the student text
+    assert mine.cells[-1].source == "The end."
+
+
+@pytest.mark.parametrize("source", ["a <!-- full-course-only --> b",  # no closing marker
+                                    "a <!-- /full-course-only --> b",
+                                    "a <!-- full-course-only --> b <!-- /full-course-only -- c",
+                                    "a <!-- student-copy: b"])
+def test_an_unmatched_marker_stops_the_student_copy_naming_the_notebook_and_cell(fake_course, tmp_path, capsys, source):
+    nb = toy_notebook()
+    nb.cells.insert(2, nbformat.v4.new_markdown_cell(source))
+    with pytest.raises(ValueError, match="cell 2: an unmatched marker"):
+        classroom.student_notebook(nb)
+    nbformat.write(nb, fake_course / "notebooks" / "02_toy.ipynb")
+    assert classroom.main(["student", "--out", str(tmp_path / "student")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 02_toy.ipynb: cell 2: an unmatched marker") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "student").exists()
+
+
+def test_student_copy_never_mentions_the_solutions_it_left_out(student):
+    """The course's notebooks mark what is true of the full course only (see tools.classroom), so the student
+    copy never promises a worked solution or a collapsed cell that it does not have."""
+    _, written = student
+    said = []
+    for path in written:
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "markdown":
+                said += [f"{path.name}, cell {i}: {line.strip()}" for line in cell.source.splitlines()
+                         if re.search(r"worked solution|collapsed cell", line, re.I)]
+    assert not said, "the student copy has no worked solutions, yet says:\n" + "\n".join(said)
+
+
+# --------------------------------------------------------------------------- the HTML copy: solutions, maths
+
+
+def soup_of(page):
+    from bs4 import BeautifulSoup  # nbconvert's own dependency
+
+    return BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The HTML copy of every course notebook and of the toy one: (folder, {notebook: page}), each notebook
+    a copy made for it (the tests compare a page with the very notebook it was made from)."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("html")
+    (folder / "notebooks").mkdir()
+    notebooks = [Path(shutil.copy(path, folder / "notebooks")) for path in NOTEBOOKS]
+    notebooks.append(folder / "notebooks" / "07_toy.ipynb")
+    nbformat.write(toy_notebook(), notebooks[-1])
+    pages = classroom.export_html(folder / "site", notebooks)
+    return folder / "site", dict(zip(notebooks, pages))
+
+
+def test_html_folds_each_solution_with_its_outputs_under_one_closed_bar(site):
+    _, pages = site
+    for path, page in pages.items():
+        soup, nb = soup_of(page), nbformat.read(path, as_version=4)
+        solutions = [c for c in nb.cells
+                     if c.cell_type == "code" and classroom.SOLUTION_TAG in c.metadata.get("tags", [])]
+        notes = [c for c in nb.cells if c.cell_type == "markdown" and classroom.is_solution(c)]
+        assert len(soup.select(".jp-Notebook-cell")) == len(nb.cells) - len(notes)  # only the notes are left out
+        folded = soup.find_all("details")
+        assert len(folded) == len(solutions), f"{page.name}: {len(folded)} <details> for {len(solutions)} solutions"
+        for details, cell in zip(folded, solutions):
+            assert "open" not in details.attrs
+            assert details.find("summary").get_text(strip=True) == "Worked solution"
+            assert len(details.select(".jp-CodeCell")) == 1 and details.select(".jp-CodeCell.celltag_solution")
+            inside = details.get_text()
+            assert all(line in inside for line in cell.source.splitlines() if line.strip())  # its code
+            printed = [o.text.strip() for o in cell.outputs if o.output_type == "stream"]
+            assert all(text in inside for text in printed)  # and what it printed
+        assert all(c.find_parent("details") for c in soup.select(".celltag_solution"))
+        assert "Collapsed below" not in soup.get_text()  # the note about JupyterLab's collapsed cell is gone
+    toy = soup_of(pages[next(p for p in pages if p.name == "07_toy.ipynb")])
+    first, second = toy.find_all("details")
+    assert "OUTPUT-ONE" in first.get_text() and "OUTPUT-TWO" in second.get_text()
+
+
+def test_html_loads_mathjax_from_its_own_folder(site):
+    folder, pages = site
+    for page in pages.values():
+        sources = [s["src"] for s in soup_of(page).find_all("script", src=True)]
+        mathjax = [src for src in sources if "mathjax" in src.lower()]
+        assert mathjax == [classroom.MATHJAX_URL], f"{page.name} loads MathJax from {mathjax}"
+        assert (folder / mathjax[0].split("?")[0]).is_file()
+    config = classroom.MATHJAX_URL.split("config=")[1].split(",")
+    assert all((folder / "mathjax" / "config" / f"{name}.js").is_file() for name in config)
+
+
+def test_html_without_mathjax_installed_is_a_one_line_error(fake_course, tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "jupyter_server_mathjax" else real(name, *args))
+    assert classroom.main(["html", "--out", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install jupyter-server-mathjax" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "site").exists()
+
+
+# --------------------------------------------------------------------------- the HTML copy in a browser, offline
+
+
+def formulas(markdown):
+    """The TeX of every $...$ and $$...$$ in a markdown cell (not in code), with its spaces collapsed."""
+    prose = re.sub(r"```.*?```|`[^`\n]*`", "", markdown, flags=re.S)
+    found = re.findall(r"\$\$(.+?)\$\$|\$(.+?)\$", prose, re.S)
+    return [" ".join((display or inline).split()) for display, inline in found]
+
+
+# Before MathJax loads: record every TeX error and undefined command it meets while it typesets the page.
+RECORD_MATHJAX_ERRORS = """
+window.texErrors = [];
+window.MathJax = {AuthorInit: function () {
+  MathJax.Hub.Register.MessageHook("TeX Jax - parse error", function (m) {
+    window.texErrors.push(m[1] + ": " + m[2]);
+  });
+  MathJax.Hub.Register.MessageHook("TeX Jax - undefined control sequence", function (m) {
+    window.texErrors.push("undefined " + m[1]);
+  });
+}};
+"""
+# The hidden MathML copy of each formula (for screen readers) asks for MathJax's TeX fonts, which
+# jupyter-server-mathjax does not ship; what is shown uses its STIX-Web fonts.
+UNSHIPPED_FONTS = "/mathjax/fonts/HTML-CSS/TeX/otf/"
+
+
+def _chromium():
+    """As in test_browser.py: ``$VAE_CHROMIUM``, else Debian's ``/usr/bin/chromium``, else ``chromium`` on PATH."""
+    import shutil
+
+    path = os.environ.get("VAE_CHROMIUM", "").strip()
+    if path:
+        return path if os.access(path, os.X_OK) else None
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright; skips without them, unless VAE_REQUIRE_BROWSER=1 (CI)."""
+    def skip_or_fail(reason):
+        if os.environ.get("VAE_REQUIRE_BROWSER", "").strip() == "1":
+            pytest.fail(f"VAE_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Playwright's Python package is not installed")
+    chromium = _chromium()
+    if not chromium:
+        skip_or_fail("no Chromium (apt install chromium, or set VAE_CHROMIUM)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def open_offline(browser, page_path):
+    """``page_path`` in a new tab with every request off this machine refused, once MathJax has typeset it.
+    Returns the tab and the local files it failed to load."""
+    tab = browser.new_page(viewport={"width": 1366, "height": 768})
+    failed = []
+    tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    tab.on("requestfailed", lambda r: failed.append(r.url) if r.url.startswith("file:") else None)
+    tab.add_init_script(RECORD_MATHJAX_ERRORS)
+    tab.goto(page_path.as_uri())
+    try:
+        tab.wait_for_function("() => window.MathJax && MathJax.isReady === true", timeout=30_000)
+    except Exception:
+        pytest.fail(f"{page_path.name}: MathJax did not start within 30 s without network; "
+                    f"scripts: {tab.evaluate('[...document.scripts].map(s => s.src).filter(Boolean)')}")
+    tab.evaluate("() => new Promise(done => MathJax.Hub.Queue(done))")  # after every typesetting queued so far
+    return tab, [url for url in failed if UNSHIPPED_FONTS not in url]
+
+
+def typeset(tab):
+    """The TeX of every formula MathJax typeset in ``tab`` (spaces collapsed), and the errors it met."""
+    tex = tab.evaluate("MathJax.Hub.getAllJax().map(jax => jax.originalText)")
+    errors = tab.evaluate("window.texErrors.concat("
+                          "MathJax.Hub.getAllJax().filter(jax => jax.texError).map(jax => jax.originalText))")
+    return [" ".join(t.split()) for t in tex], errors
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_toy_page_offline_folds_its_solutions_and_typesets_its_maths(site, browser):
+    _, pages = site
+    toy_path = next(p for p in pages if p.name == "07_toy.ipynb")
+    tab, failed = open_offline(browser, pages[toy_path])
+    try:
+        assert not failed, f"files the page could not load: {failed}"
+        tex, errors = typeset(tab)
+        assert not errors
+        written = [f for c in toy_notebook().cells if c.cell_type == "markdown" for f in formulas(c.source)]
+        assert sorted(tex) == sorted(written) and len(written) == 3
+        assert tab.locator(".MathJax_Display").count() == 1 and tab.locator("span.MathJax").count() == 3
+        shown = tab.inner_text("body")
+        assert "$" not in shown.replace("$HOME", "") and "\\mathcal" not in shown and "\\frac" not in shown
+        assert "FULL-ONLY-TEXT" in shown and "STUDENT-TEXT" not in shown and "-->" not in shown
+        # each solution, code and output, stays hidden until its own bar is clicked
+        bars = tab.locator("details > summary")
+        assert bars.count() == 2
+        for text in ["SOLUTION-ONE", "OUTPUT-ONE", "SOLUTION-TWO", "OUTPUT-TWO"]:
+            assert not tab.get_by_text(text).is_visible(), f"{text} shows before a click"
+        bars.nth(0).click()
+        assert tab.get_by_text("SOLUTION-ONE").is_visible() and tab.get_by_text("OUTPUT-ONE").is_visible()
+        assert not tab.get_by_text("SOLUTION-TWO").is_visible() and not tab.get_by_text("OUTPUT-TWO").is_visible()
+        bars.nth(1).click()
+        assert tab.get_by_text("OUTPUT-TWO").is_visible()
+    finally:
+        tab.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_course_pages_offline_typeset_every_formula_and_fold_every_solution(site, browser):
+    folder, pages = site
+    formula_count = solution_count = 0
+    for path in [p for p in pages if p.name != "07_toy.ipynb"]:
+        tab, failed = open_offline(browser, pages[path])
+        try:
+            assert not failed, f"{path.name}: files the page could not load: {failed}"
+            tex, errors = typeset(tab)
+            assert not errors, f"{path.name}: MathJax could not typeset {errors}"
+            cells = nbformat.read(path, as_version=4).cells
+            written = [f for c in cells if c.cell_type == "markdown" and not classroom.is_solution(c)
+                       for f in formulas(c.source)]
+            assert sorted(tex) == sorted(written), f"{path.name}: typeset {len(tex)} formulas of {len(written)}"
+            formula_count += len(written)
+            shown = tab.inner_text("body")
+            assert "$$" not in shown and not re.search(r"\\(mathcal|frac|mathrm|sigma|mu)\b", shown)
+            solutions = tab.locator("details .celltag_solution")
+            solution_count += solutions.count()
+            for i in range(solutions.count()):
+                assert not solutions.nth(i).is_visible(), f"{path.name}: solution {i} shows before a click"
+                tab.locator("details > summary").nth(i).click()
+                assert solutions.nth(i).is_visible(), f"{path.name}: solution {i} does not open on a click"
+        finally:
+            tab.close()
+    assert formula_count > 150 and solution_count == 11  # the course's formulas and exercises, all of them
+    assert (folder / "index.html").read_text().count("<li>") == len(NOTEBOOKS) + 1
