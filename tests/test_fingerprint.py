@@ -73,3 +73,17 @@ def test_describe_changes_names_the_value_that_changed():
     old = fingerprint(fn=functools.partial(loss, beta=1.0))
     new = fingerprint(fn=functools.partial(loss, beta=4.0))
     assert describe_changes(old, new) == ["fn(kwargs) {'beta': 1.0} → {'beta': 4.0}"]
+
+
+def test_progress_bars_are_not_part_of_the_key(notebook):
+    # tqdm.auto.tqdm is a different class in Jupyter and in a terminal: a model trained in a notebook must
+    # load in a script (and the other way round), so display code is left out of the key
+    import tqdm.asyncio
+    import tqdm.std
+
+    keys = []
+    for bar in (tqdm.std.tqdm, tqdm.asyncio.tqdm_asyncio):
+        notebook.ns["tqdm"] = bar
+        notebook.run("def train(model):\n    for _ in tqdm(range(3)):\n        pass\n    return model\n")
+        keys.append(fingerprint(train=notebook["train"]))
+    assert keys[0] == keys[1] and not any("tqdm" in k for k in keys[0])

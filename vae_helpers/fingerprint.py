@@ -27,6 +27,9 @@ import numpy as np
 import torch
 
 OURS = ("__main__", "vae_helpers")  # modules whose code is followed: the notebook's and this package's
+# packages that only show things: they do not change what a model learns, and which of their classes a name
+# stands for depends on the front end (tqdm.auto.tqdm is a widget bar in Jupyter, a text bar in a terminal)
+DISPLAY_ONLY = ("tqdm",)
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
 _MAX_DEPTH = 12
 _LOADS = {"LOAD_GLOBAL", "LOAD_NAME"}
@@ -137,6 +140,8 @@ class _Walker:
             return
         if isinstance(obj, (torch.device, types.ModuleType)) or obj is Ellipsis:
             return  # where a model is trained, and modules themselves, do not change what it learns
+        if (getattr(obj, "__module__", None) or "").split(".")[0] in DISPLAY_ONLY:
+            return
         if id(obj) in self.seen:
             return
         self.seen[id(obj)] = obj
