@@ -18,7 +18,7 @@ PACKAGE, TOOLS = ROOT / "vae_helpers", ROOT / "tools"
 LAYERS = {
     "base": {"checks", "files", "utils"},  # argument checks, atomic files, run settings
     "core": {"mnist", "data", "models", "losses", "training", "plotting", "checkpoints", "fingerprint", "quality"},
-    "helpers": {"zoo", "memorize", "widgets", "exercises", "channel"},  # what one or a few notebooks call
+    "helpers": {"zoo", "memorize", "widgets", "exercises", "channel", "judge"},  # what one or a few notebooks call
 }
 # imports within a layer, each for a reason; anything else within a layer is an error
 WITHIN_LAYER = {
@@ -26,6 +26,7 @@ WITHIN_LAYER = {
     ("data", "mnist"),  # in-memory splits are read from the files
     ("plotting", "training"),  # plot_history draws a training History
     ("memorize", "zoo"),  # notebook 02's capacity sweep caches its models like every other training cell
+    ("judge", "zoo"),  # the digit classifier that scores samples is cached like every other course model
 }
 
 
