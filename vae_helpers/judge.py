@@ -1,4 +1,4 @@
-"""The judge: a small digit classifier that scores generated images by the share it confidently calls a digit (notebook 03 on).
+"""The judge (notebook 03 on): a small digit classifier that scores generated images by how many it calls a digit.
 
 Notebooks judge the samples of an autoencoder or a VAE by a measure, not by eye: "83 % of 1,000
 samples are confidently a digit; classes covered: 10/10". :func:`digit_classifier` gives the
