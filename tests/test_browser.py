@@ -1,16 +1,22 @@
-"""The latent-slider widget in a real browser: JupyterLab runs notebook 04, headless Chromium drags a slider.
+"""The widget panels in a real browser: JupyterLab runs notebook 04, headless Chromium looks and drags a slider.
 
-The unit tests check ``LatentSliders`` in Python; only a browser shows that the front end is wired up:
-the widget renders, dragging a slider reaches the kernel, and the decoded image that comes back is drawn.
+The unit tests check the panels in Python; only a browser shows that the front end is wired up and what
+a learner sees: the widgets render, dragging a slider reaches the kernel and the decoded image that comes
+back is drawn, and every picture is shown at its own pixel size (a digit square and crisp, not stretched
+by its box as ipywidgets 8 stretches a plain ``Image``) on a 1366 x 768 laptop screen at 100 % zoom.
 
 - A private JupyterLab server on a free localhost port, serving a copy of notebook 04 from a temporary
   folder (autosave is off too, so the committed notebook is never touched), with its own settings,
-  workspaces, config, data and runtime folders, no token, and fast mode (``VAE_FAST=1``).
+  workspaces, config, data and runtime folders, no token, and fast mode (``VAE_FAST=1``). Two cells are
+  added at the end of the copy: a ``ModelSwitcher`` of notebook 04's two VAEs (notebook 05's panel, whose
+  beta sweep would take minutes to train) and notebook 00's widget cell, as notebook 00 has it.
 - Chromium through Playwright's Python package (the system Chromium, ``/usr/bin/chromium`` or
-  ``$VAE_CHROMIUM``; Playwright's own browser downloads are not used) runs all cells, then drags the first
-  slider of the first ``.vae-latent-sliders`` panel and waits for the decoded image to change.
-- Screenshots go to ``$VAE_TEST_ARTIFACTS`` or ``test-artifacts/``: the panel after the drag, and the page
-  on failure.
+  ``$VAE_CHROMIUM``; Playwright's own browser downloads are not used), in a 1366 x 768 window, runs all
+  cells once for both tests: one drags the first slider of the first ``.vae-latent-sliders`` panel and
+  waits for the decoded image to change; the other measures every panel's pictures.
+- Screenshots go to ``$VAE_TEST_ARTIFACTS`` or ``test-artifacts/``: each panel (``latent_sliders.png``
+  after the drag, ``latent_explorer_1.png``, ``latent_explorer_2.png``, ``interpolation.png``,
+  ``model_switcher.png``, ``notebook_00_digit.png``), and the page on failure (``browser_failure.png``).
 
 Skips without Chromium or Playwright, unless ``VAE_REQUIRE_BROWSER=1`` (CI), where that is a failure.
 """
@@ -34,8 +40,42 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = "04_variational_autoencoder.ipynb"
-RUN_ALL_TIMEOUT = 360  # s; notebook 04 takes about a minute in fast mode on 2 busy cores
+RUN_ALL_TIMEOUT = 900  # s; notebook 04 takes about a minute in fast mode, several when it trains its models on 2 busy cores
 IMAGE_TIMEOUT = 10  # s for the decoded image to follow a slider move
+LAPTOP = {"width": 1366, "height": 768}  # the screen the course is checked on, at 100 % zoom
+DIGIT = 28  # MNIST pixels per side: a crisp digit is shown at a whole multiple of this
+
+# Added at the end of the copy of notebook 04 (which defines mnist, x_test, vae and vae_2d).
+SWITCHER_CELL = """from vae_helpers.widgets import ModelSwitcher
+
+ModelSwitcher.for_vaes({2: vae_2d, 20: vae}, mnist.test, x_test, description="latent_dim")"""
+
+# Each panel: (CSS class of its root box, screenshot names in page order).
+PANELS = {
+    "latent_explorer": (".vae-latent-explorer", ["latent_explorer_1", "latent_explorer_2"]),
+    "latent_sliders": (".vae-latent-sliders", ["latent_sliders"]),
+    "interpolation": (".vae-interpolation", ["interpolation"]),
+    "model_switcher": (".vae-model-switcher-panel", ["model_switcher"]),
+}
+
+
+def notebook_00_widget_cell() -> str:
+    """The source of notebook 00's widget check (the code cell with an ``IntSlider``), to run as notebook 00 has it."""
+    cells = json.loads((REPO / "notebooks" / "00_start_here.ipynb").read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "IntSlider(" in source:
+            return source
+    raise AssertionError("notebook 00 has no code cell with an IntSlider (its widget check) any more")
+
+
+def notebook_with_extra_cells(source: Path, target: Path) -> None:
+    """Copy notebook ``source`` to ``target`` with ``SWITCHER_CELL`` and notebook 00's widget cell at the end."""
+    nb = json.loads(source.read_text(encoding="utf-8"))
+    for k, code in enumerate((SWITCHER_CELL, notebook_00_widget_cell())):
+        nb["cells"].append({"cell_type": "code", "id": f"browser-test-extra-{k}", "execution_count": None,
+                            "metadata": {}, "outputs": [], "source": code.splitlines(True)})
+    target.write_text(json.dumps(nb, indent=1), encoding="utf-8")
 
 # User settings for the private server (names and values from the JupyterLab 4 schemas in
 # .venv/share/jupyter/lab/schemas/@jupyterlab/).
@@ -147,12 +187,14 @@ def _processes_mentioning(folder: Path) -> list[tuple[int, list[str]]]:
     return found
 
 
-@pytest.fixture
-def lab_server(tmp_path):
-    """JupyterLab serving a copy of notebook 04 from ``tmp_path``, stopped at the end whatever happens."""
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    """JupyterLab serving a copy of notebook 04 (with the extra cells) from a temporary folder, stopped at
+    the end of this module's tests whatever happens."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    notebook_with_extra_cells(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
     folders = {name: tmp_path / name for name in ("settings", "workspaces", "runtime", "config", "data", "ipython")}
     for folder in folders.values():
         folder.mkdir()
@@ -320,7 +362,8 @@ def _wait_for_status(status, dim: int, value: float, timeout: float = IMAGE_TIME
         time.sleep(0.2)
 
 
-def _drive_notebook(page, server: LabServer, artifacts: Path) -> None:
+def _run_all(page, server: LabServer) -> None:
+    """Open the notebook, wait for its kernel, run all cells and wait until every one has finished without an error."""
     page.goto(f"{server.url}/lab/tree/{NOTEBOOK}?reset", wait_until="domcontentloaded")
 
     _log("waiting for the notebook and an idle kernel")
@@ -359,6 +402,10 @@ def _drive_notebook(page, server: LabServer, artifacts: Path) -> None:
         time.sleep(1)
     _log(f"all cells ran in {time.time() - start:.0f} s")
 
+
+def _drag_a_slider(page, artifacts: Path) -> None:
+    """Drag the first slider of the 20-D VAE's panel and check that the kernel decodes the new code and
+    the browser shows the new image."""
     # The first slider panel: the 20-D VAE's, with sliders for its top-KL dimensions.
     panel = page.locator(".vae-latent-sliders").first
     panel.wait_for(state="visible", timeout=60_000)
@@ -413,7 +460,108 @@ def _drive_notebook(page, server: LabServer, artifacts: Path) -> None:
         _log(f"warning: only {how} moved the slider; the mouse drag did not")
 
 
-@pytest.fixture
+# Every <img> of a panel (or cell output): its box on screen, its PNG's own size and its CSS classes.
+IMAGES_JS = """(root) => Array.from(root.querySelectorAll("img")).map(img => {
+    const box = img.getBoundingClientRect();
+    return {classes: img.className, width: box.width, height: box.height,
+            natural_width: img.naturalWidth, natural_height: img.naturalHeight,
+            object_fit: getComputedStyle(img).objectFit, loaded: img.complete && img.naturalWidth > 0};
+})"""
+
+# Every dropdown of a panel: the label it shows (ipywidgets 8 shows an empty box when its value is None).
+DROPDOWNS_JS = """(root) => Array.from(root.querySelectorAll("select")).map(select =>
+    select.selectedIndex < 0 ? "" : select.options[select.selectedIndex].textContent.trim())"""
+
+
+def _images(element, timeout: float = 30) -> list[dict]:
+    """The element's images once every one has loaded its PNG."""
+    deadline = time.time() + timeout
+    while True:
+        images = element.evaluate(IMAGES_JS)
+        if (images and all(i["loaded"] for i in images)) or time.time() > deadline:
+            return images
+        time.sleep(0.2)
+
+
+def _picture_problems(name: str, images: list[dict], digits: int, digit_class: str | None = "vae-decoded-image") -> list[str]:
+    """What is wrong with a panel's pictures: none may be stretched or squeezed (each shown at its PNG's own
+    size, so nearest-neighbour pixels stay crisp), and ``digits`` of them, those of CSS class ``digit_class``
+    (None: all), are digits: square, a whole multiple of 28 pixels a side."""
+    problems = []
+    if not images:
+        return [f"{name}: no picture at all"]
+    for i in images:
+        shown = f"{name}: <img class={i['classes']!r}> is shown at {i['width']:.1f} x {i['height']:.1f} px"
+        if not i["loaded"]:
+            problems.append(f"{shown} but its PNG never loaded")
+        elif abs(i["width"] - i["natural_width"]) > 1 or abs(i["height"] - i["natural_height"]) > 1:
+            problems.append(f"{shown} but its PNG is {i['natural_width']} x {i['natural_height']} px (stretched: "
+                            f"blurred, and a digit no longer square)")
+        if "vae-pixel-image" in i["classes"].split() and i["object_fit"] != "contain":
+            problems.append(f"{shown} with object-fit {i['object_fit']!r}: pixel_image's layout did not reach the page")
+    squares = [i for i in images if digit_class is None or digit_class in i["classes"].split()]
+    if len(squares) != digits:
+        problems.append(f"{name}: {len(squares)} digit pictures, expected {digits}: {[i['classes'] for i in images]}")
+    for i in squares:
+        side = round(i["width"])
+        if abs(i["width"] - i["height"]) > 1 or side % DIGIT or side == 0:
+            problems.append(f"{name}: the digit <img class={i['classes']!r}> is {i['width']:.1f} x {i['height']:.1f} px, "
+                            f"not a square whose side is a whole multiple of {DIGIT} px")
+    return problems
+
+
+def _type_a_start_index(page, index: int = 123) -> None:
+    """Type a test image's index into the interpolation's "from test image #" box (its dropdown then says
+    "by index", unless that image is the first of its digit) and wait for the kernel's status line."""
+    panel = page.locator(".vae-interpolation").first
+    panel.scroll_into_view_if_needed()
+    box = panel.locator(".vae-interpolation-endpoint input").first
+    box.fill(str(index))
+    box.press("Enter")
+    status = panel.locator(".vae-status").first
+    deadline = time.time() + IMAGE_TIMEOUT
+    while f"#{index} " not in status.inner_text():
+        if time.time() > deadline:
+            pytest.fail(f"typing {index} as the interpolation's start did not reach the kernel: {status.inner_text()!r}")
+        time.sleep(0.2)
+
+
+def _look_at_every_panel(page, artifacts: Path) -> None:
+    """Screenshot each panel and notebook 00's widget at laptop size; check every picture's size on screen
+    and that every dropdown shows a label."""
+    assert page.evaluate("window.devicePixelRatio") == 1, "the check assumes 100 % zoom: one CSS pixel per screen pixel"
+    width = page.evaluate("() => document.querySelector('.jp-OutputArea-output').getBoundingClientRect().width")
+    _log(f"window {LAPTOP['width']} x {LAPTOP['height']}; a cell's output area is {width:.0f} px wide")
+    _type_a_start_index(page)  # so the interpolation's dropdowns show both kinds of label: "by index" and "first 0"
+    problems, digits_in = [], {"latent_explorer": 1, "latent_sliders": 1, "interpolation": 2, "model_switcher": 0}
+    for kind, (selector, shots) in PANELS.items():
+        panels = page.locator(selector)
+        if panels.count() != len(shots):
+            problems.append(f"{kind}: {panels.count()} panels of class {selector}, expected {len(shots)}")
+            continue
+        for index, shot in enumerate(shots):
+            panel = panels.nth(index)
+            panel.scroll_into_view_if_needed()
+            images = _images(panel)
+            panel.screenshot(path=str(artifacts / f"{shot}.png"))
+            box = panel.bounding_box()
+            _log(f"{shot}: {box['width']:.0f} x {box['height']:.0f} px, pictures "
+                 + ", ".join(f"{i['width']:.0f}x{i['height']:.0f}" for i in images))
+            problems += _picture_problems(shot, images, digits_in[kind])
+            labels = panel.evaluate(DROPDOWNS_JS)
+            if labels:
+                _log(f"{shot}: the dropdowns show {labels}")
+            problems += [f"{shot}: a dropdown shows no label" for label in labels if not label]
+    # notebook 00's widget check: the last cell of the copy
+    output = page.locator(".jp-CodeCell").last.locator(".jp-OutputArea-output").first
+    output.scroll_into_view_if_needed()
+    images = _images(output)
+    output.screenshot(path=str(artifacts / "notebook_00_digit.png"))
+    problems += _picture_problems("notebook 00's widget", images, 1, digit_class=None)
+    assert not problems, "pictures shown wrongly:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
 def chromium():
     """The Chromium path and Playwright's ``sync_playwright``, checked before the server starts."""
     path = _chromium()
@@ -426,25 +574,57 @@ def chromium():
     return path, sync_playwright
 
 
-def test_latent_slider_updates_the_decoded_image_in_jupyterlab(chromium, lab_server):
+class Browser:
+    """The page after Run All, and :meth:`check`, which runs a check and turns any failure into one message
+    with a screenshot of the whole page and the server's log."""
+
+    def __init__(self, page, server: LabServer, artifacts: Path):
+        self.page, self.server, self.artifacts = page, server, artifacts
+        self.failure: str | None = None
+
+    def check(self, step) -> None:
+        if self.failure:
+            pytest.fail(f"the notebook did not run, so nothing could be checked:\n{self.failure}", pytrace=False)
+        failure = None
+        try:
+            step(self.page, self.artifacts)
+        except (Exception, pytest.fail.Exception) as err:  # pytest.fail raises a BaseException
+            failure = self.describe(err)
+        if failure:  # outside the except block, so pytest shows one message instead of a chain of two
+            pytest.fail(failure, pytrace=False)
+
+    def describe(self, err: BaseException) -> str:
+        shot = self.artifacts / "browser_failure.png"
+        try:
+            self.page.screenshot(path=str(shot), full_page=True)
+        except Exception as shot_err:  # the page may be gone
+            shot = f"(no screenshot: {shot_err})"
+        return (f"{type(err).__name__}: {err}\n\nscreenshot: {shot}\n"
+                f"JupyterLab log (last lines):\n{self.server.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def notebook_page(chromium, lab_server):
+    """Chromium in a laptop-sized window, with the copy of notebook 04 open and all its cells run (once for
+    this module's tests)."""
     path, sync_playwright = chromium
-    artifacts = _artifact_dir()
-    failure = None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=["--no-sandbox"], headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=LAPTOP, device_scale_factor=1)
+            session = Browser(page, lab_server, _artifact_dir())
             try:
-                _drive_notebook(page, lab_server, artifacts)
-            except (Exception, pytest.fail.Exception) as err:  # pytest.fail raises a BaseException
-                shot = artifacts / "browser_failure.png"
-                try:
-                    page.screenshot(path=str(shot), full_page=True)
-                except Exception as shot_err:  # the page may be gone
-                    shot = f"(no screenshot: {shot_err})"
-                failure = (f"{type(err).__name__}: {err}\n\nscreenshot: {shot}\n"
-                           f"JupyterLab log (last lines):\n{lab_server.log_tail()}")
+                _run_all(page, lab_server)
+            except (Exception, pytest.fail.Exception) as err:
+                session.failure = session.describe(err)
+            yield session
         finally:
             browser.close()
-    if failure:  # outside the except block, so pytest shows one message instead of a chain of two
-        pytest.fail(failure, pytrace=False)
+
+
+def test_latent_slider_updates_the_decoded_image_in_jupyterlab(notebook_page):
+    notebook_page.check(_drag_a_slider)
+
+
+def test_every_panel_shows_its_pictures_unstretched_and_its_digits_square(notebook_page):
+    notebook_page.check(_look_at_every_panel)

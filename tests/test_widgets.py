@@ -13,10 +13,12 @@ from PIL import Image
 from vae_helpers.data import Split
 from vae_helpers.losses import kl_per_dimension
 from vae_helpers.models import MLPAutoencoder, MLPVAE
-from vae_helpers.plotting import png_bytes
+from vae_helpers import widgets
+from vae_helpers.plotting import TEXT_PX, png_bytes
 from vae_helpers.plotting import side_by_side, strip_png
 from vae_helpers.training import encode_split
-from vae_helpers.widgets import Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, nice_step, snap, vae_pictures
+from vae_helpers.widgets import (Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, nice_step, pixel_image, snap,
+                                 vae_pictures)
 
 
 @pytest.fixture
@@ -56,6 +58,62 @@ def png_size(data: bytes) -> tuple[int, int]:
     img.verify()  # raises on a damaged PNG
     assert img.format == "PNG"
     return img.size
+
+
+def grey(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+
+
+def find(picture: bytes, part: bytes) -> tuple[int, int] | None:
+    """Where (row, column) the PNG ``part`` appears pixel for pixel inside the PNG ``picture``, or None."""
+    big, small = grey(picture), grey(part)
+    h, w = small.shape
+    if big.shape[0] < h or big.shape[1] < w:
+        return None
+    rows = np.lib.stride_tricks.sliding_window_view(big, w, axis=1)  # (H, W - w + 1, w): every run of w pixels
+    for r, c in zip(*np.nonzero((rows[: big.shape[0] - h + 1] == small[0]).all(-1))):
+        if np.array_equal(big[r:r + h, c:c + w], small):
+            return int(r), int(c)
+    return None
+
+
+def dark_pixels(data: bytes, rows: slice = slice(None)) -> int:
+    """How many pixels are near black (text, say) in ``rows`` of a PNG on white."""
+    return int((grey(data)[rows] < 100).sum())
+
+
+def shown_size(image) -> tuple[str, str]:
+    """The width and height an ``ipywidgets.Image``'s layout fixes on screen."""
+    return image.layout.width, image.layout.height
+
+
+def assert_shown_at_its_own_size(image) -> None:
+    """The image's box is exactly its PNG's size, and the box can neither grow nor shrink (no stretching)."""
+    width, height = png_size(image.value)
+    layout = image.layout
+    assert (layout.width, layout.min_width, layout.max_width) == (f"{width}px",) * 3
+    assert (layout.height, layout.min_height, layout.max_height) == (f"{height}px",) * 3
+    assert layout.flex == "0 0 auto" and layout.align_self == "flex-start" and layout.object_fit == "contain"
+    assert (image.width, image.height) == (str(width), str(height))
+    assert "vae-pixel-image" in image._dom_classes
+
+
+# --------------------------------------------------------------------------- pixel_image
+
+
+def test_pixel_image_is_shown_at_its_pngs_own_size():
+    png = png_bytes(torch.rand(1, 28, 28), scale=6)
+    image = pixel_image(png, css_class="my-digit")
+    assert image.value == png and image.format == "png"
+    assert shown_size(image) == ("168px", "168px")
+    assert_shown_at_its_own_size(image)
+    assert "my-digit" in image._dom_classes
+    empty = pixel_image(width=56, height=28)  # filled later
+    assert empty.value == b"" and shown_size(empty) == ("56px", "28px")
+    with pytest.raises(ValueError, match="needs the PNG bytes, or the width and height"):
+        pixel_image()
+    with pytest.raises(ValueError, match="width must be"):
+        pixel_image(width=0, height=28)
 
 
 # --------------------------------------------------------------------------- LatentSliders
@@ -140,12 +198,44 @@ def test_a_test_digit_can_be_picked_by_class(split):
         panel.set_code_from_class(12)
 
 
-def test_static_fallback_is_the_current_image(vae):
-    panel = LatentSliders(vae.decode, 3)
+def test_static_picture_shows_the_image_with_its_title_and_settings(vae):
+    codes = torch.randn(10, 3)
+    panel = LatentSliders(vae.decode, 3, dims=[2, 0], codes=codes, labels=torch.arange(10) % 10, scale=2,
+                          title="3-D VAE")
+    panel.set_code_from_index(4)
     panel.sliders[0].value = 1.0
     bundle = panel._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
-    assert base64.b64decode(bundle["image/png"]) == panel.image.value
+    static = base64.b64decode(bundle["image/png"])
+    assert base64.b64decode(bundle["image/png"]) == panel.static_png()
+    width, height = png_size(static)
+    assert width >= 56 + 300 and height >= 56 + 60  # not a lone digit: sliders and text beside and around it
+    where = find(static, panel.image.value)  # the image the widget shows, pixel for pixel
+    assert where is not None
+    assert dark_pixels(static, slice(0, where[0])) > 100  # a title above it
+    assert panel.describe()[0] == "The other 1 of the 3 dimensions: from the code of test image #4 (a 4)."
+    panel.zero_button.click()
+    assert panel.describe()[0] == "The other 1 of the 3 dimensions: from zero."
+    retitled = LatentSliders(vae.decode, 3, dims=[2, 0], scale=2, title="another title")
+    retitled.set_code(panel.code())
+    assert find(retitled.static_png(), panel.image.value) is not None and retitled.static_png() != panel.static_png()
+
+
+def test_every_picture_of_every_panel_is_shown_at_its_own_size(split):
+    vae2, vae3 = model("vae", 2), model("vae", 3)
+    panels = [LatentSliders.for_model(vae3, split, k=2), LatentExplorer.for_model(vae2, split, scale=3),
+              Interpolation.for_models({"a": vae2, "b": vae3}, split, scale=4),
+              ModelSwitcher.for_vaes({1: vae2, 2: vae3}, split, split.x()[:4], n_samples=4)]
+    images = [panels[0].image, panels[1].image, panels[1].scatter_image, panels[2].ends_image,
+              *panels[2].strips.values(), *panels[2].current.values(), *panels[3].images]
+    for image in images:
+        assert_shown_at_its_own_size(image)
+    assert [shown_size(i) for i in (panels[0].image, panels[1].image, panels[2].current["a"])] == \
+        [("224px", "224px"), ("84px", "84px"), ("112px", "112px")]  # digits: square, 28 times the scale
+    panels[2].set_endpoints(5, 7)
+    panels[3].slider.value = 2
+    for image in images:
+        assert_shown_at_its_own_size(image)  # still, after moves that swap the pictures
 
 
 def test_css_classes_for_browser_tests(vae):
@@ -203,9 +293,11 @@ def test_explorer_clips_the_point_to_the_plot(split):
     panel = LatentExplorer.for_model(model("vae", 2), split)
     panel.set_point(1e6, -1e6)
     assert panel.point().tolist() == pytest.approx([panel.high[0], panel.low[1]])
-    bundle = panel._repr_mimebundle_()
-    w, h = png_size(base64.b64decode(bundle["image/png"]))
-    assert w > panel.background.width and h == panel.background.height  # scatter and digit side by side
+    static = base64.b64decode(panel._repr_mimebundle_()["image/png"])
+    w, h = png_size(static)
+    assert w > panel.background.width + 8 * 28 and h > panel.background.height  # scatter and digit side by side, captioned
+    assert find(static, panel.scatter_png()) is not None and find(static, panel.image.value) is not None
+    assert dark_pixels(static, slice(0, find(static, panel.image.value)[0])) > 100  # the captions above
 
 
 def test_explorer_bad_arguments(split, vae):
@@ -252,11 +344,41 @@ def test_interpolation_endpoints_by_index_and_by_class(split):
     assert panel.end_index.value == 9
     assert panel.strips["VAE"].value != before
     panel.start_index.value = 21
-    assert "test digit 21 (a 1)" in panel.status.value
+    assert "test image #21 (a 1)" in panel.status.value
     panel.set_classes(4, 6)
     assert (panel.start_index.value, panel.end_index.value) == (4, 6)
     stacked = base64.b64decode(panel._repr_mimebundle_()["image/png"])
     assert png_size(stacked)[1] > 2 * png_size(panel.strips["VAE"].value)[1]  # ends and strip stacked
+    for part in (panel.ends_image.value, panel.strips["VAE"].value):
+        assert find(stacked, part) is not None
+    assert dark_pixels(stacked, slice(0, find(stacked, panel.ends_image.value)[0])) > 100  # title and caption
+    assert panel.describe() == "from test image #4 (a 4) to test image #6 (a 6)"
+
+
+def test_interpolation_names_test_images_by_index_and_digit(split):
+    labels = split.labels.clone()
+    labels[2], labels[1] = 1, 2  # test image #2 is a 1, the first 1 in the test set
+    panel = Interpolation({"VAE": model("vae", 2)}, split.x(), labels, start=2, end=3)
+    assert panel.status.value.startswith("from test image #2 (a 1) to test image #3 (a 3)")
+    assert "digit" not in panel.status.value
+    assert panel.start_index.description == "from test image #" and panel.end_index.description == "to test image #"
+
+
+def test_interpolation_dropdowns_always_show_a_label(split):
+    panel = Interpolation.for_models({"VAE": model("vae", 2)}, split, start_digit=1, end_digit=0)
+    for dropdown in (panel.start_class, panel.end_class):
+        labels = [label for label, _ in dropdown.options]
+        assert labels == ["by index"] + [f"first {d}" for d in range(10)]
+        assert None not in [value for _, value in dropdown.options]  # ipywidgets 8 shows a blank box for None
+    assert (panel.start_class.label, panel.end_class.label) == ("first 1", "first 0")
+    panel.start_index.value = 21  # a 1, but not the first one: picked by its index
+    assert (panel.start_class.label, panel.end_class.label) == ("by index", "first 0")
+    panel.end_class.value = 9
+    assert panel.end_index.value == 9 and panel.end_class.label == "first 9"
+    plain = Interpolation({"VAE": model("vae", 2)}, split.x(), split.labels, start=12, end=13)
+    assert (plain.start_class.label, plain.end_class.label) == ("by index", "by index")
+    plain.start_class.value = plain.BY_INDEX  # choosing "by index" keeps the image
+    assert plain.start_index.value == 12
 
 
 def test_interpolation_bad_arguments(split):
@@ -278,15 +400,26 @@ def test_interpolation_bad_arguments(split):
 
 
 def test_model_switcher_swaps_the_pictures():
-    panels = {0.5: [b"a0", b"a1"], 1.0: [b"b0", b"b1"], 4.0: [b"c0", b"c1"]}
+    def picture(value, size):
+        return png_bytes(torch.full((1, size, size), value), scale=1)
+
+    panels = {0.5: [picture(0.1, 8), picture(0.2, 9)], 1.0: [picture(0.3, 8), picture(0.4, 9)],
+              4.0: [picture(0.5, 8), picture(0.6, 12)]}
     switcher = ModelSwitcher(panels, captions=["samples", "scatter"])
-    assert [i.value for i in switcher.images] == [b"a0", b"a1"]
+    assert [i.value for i in switcher.images] == panels[0.5]
     switcher.slider.value = 4.0
-    assert [i.value for i in switcher.images] == [b"c0", b"c1"]
+    assert [i.value for i in switcher.images] == panels[4.0]
+    assert shown_size(switcher.images[1]) == ("12px", "12px")  # resized to the new picture, not stretched
+    static = switcher.static_png()
+    assert all(find(static, p) is not None for p in panels[4.0])
+    assert find(static, panels[4.0][0])[0] > 2 * TEXT_PX  # two lines of text above: the title (which beta) and a caption
+    assert dark_pixels(static, slice(0, TEXT_PX)) > 50
     with pytest.raises(ValueError, match="same number of pictures"):
         ModelSwitcher({1: [b"x"], 2: [b"x", b"y"]})
     with pytest.raises(ValueError, match="at least one"):
         ModelSwitcher({})
+    with pytest.raises(ValueError, match="must be PNG images"):
+        ModelSwitcher({1: [b"not a picture"]})
 
 
 def test_model_switcher_for_vaes_shows_each_models_pictures(split):
@@ -306,6 +439,27 @@ def test_model_switcher_for_vaes_shows_each_models_pictures(split):
     assert switcher.panels[4.0][0] == png_bytes(make_grid(samples, nrow=4, padding=2, pad_value=0.5)[:1], scale=2)
     static = base64.b64decode(switcher._repr_mimebundle_()["image/png"])
     assert png_size(static)[0] > sum(png_size(p)[0] for p in switcher.panels[0.5])  # all three, with gaps
+    assert all(find(static, p) is not None for p in switcher.panels[0.5])
+
+
+def test_model_switcher_scatter_explains_its_axes_and_colours(split, monkeypatch):
+    from matplotlib.colors import to_rgb
+
+    from vae_helpers.plotting import digit_colour
+
+    drawn = []
+    real = widgets.figure_png
+    monkeypatch.setattr(widgets, "figure_png", lambda fig: drawn.append(fig) or real(fig))
+    vae_pictures(model("vae", 3), split, split.x()[:4], n_samples=4, title="beta = 2")
+    (fig,) = drawn
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    names = [t.get_text() for t in legend.get_texts()]
+    assert sorted(names) == [str(d) for d in range(10)]  # in two rows, 0-4 over 5-9
+    assert [to_rgb(h.get_facecolor()[0]) for h in legend.legend_handles] == [to_rgb(digit_colour(n)) for n in names]
+    assert any(t.get_text() == "digit:" for t in ax.texts)  # what the colours are
+    assert ax.get_xlabel() == "principal component 1" and ax.get_ylabel() == "principal component 2"
+    assert ax.get_title().startswith("beta = 2")
 
 
 def test_slider_values_sit_on_a_round_grid():

@@ -7,20 +7,38 @@ shows it once, as the cell's last value (or through ``display(fig)``), and no rc
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
+import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
 
 from . import checks
 from .training import History
+
+# The ten digits' colours: Petroff's ten-colour sequence (M. A. Petroff, "Accessible color sequences for
+# data visualization", 2021, arXiv:2107.02270; matplotlib's "petroff10" style from 3.10), chosen so that
+# the colours stay apart for viewers with protanopia, deuteranopia or tritanopia (tests/test_plotting.py
+# checks every pair under simulations of all three). matplotlib's default tab10 does not: its orange and
+# green look alike with protanopia, its orange and olive with deuteranopia.
+DIGIT_COLOURS = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
+                 "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd")
+
+TEXT_PX = 14  # caption text in the PNG pictures, in pixels: JupyterLab's own text is 13-14 px at 100 % zoom
+
+
+def digit_colour(digit: int) -> str:
+    """The colour of ``digit`` in every scatter of the course (colour-blind safe, see ``DIGIT_COLOURS``)."""
+    return DIGIT_COLOURS[int(digit) % len(DIGIT_COLOURS)]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.ndarray]:
@@ -123,18 +141,64 @@ def encode_png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False) -> bytes:
+def png_size(png: bytes) -> tuple[int, int]:
+    """``(width, height)`` in pixels of a PNG image given as bytes."""
+    with Image.open(io.BytesIO(png)) as img:
+        return img.size
+
+
+@functools.lru_cache(maxsize=None)
+def text_font(size: int = TEXT_PX, bold: bool = False) -> ImageFont.ImageFont:
+    """DejaVu Sans (the font matplotlib ships and draws with) at ``size`` pixels, for text in PNG pictures."""
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    try:
+        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), size)
+    except OSError:  # a Pillow without FreeType: its built-in font
+        return ImageFont.load_default()
+
+
+def _wrap(line: str, font, measure: ImageDraw.ImageDraw, width: int) -> list[str]:
+    """``line`` broken at spaces into lines at most ``width`` pixels wide (a longer word keeps a line of its own)."""
+    out: list[str] = []
+    for word in line.split(" "):
+        if out and measure.textlength(f"{out[-1]} {word}", font=font) <= width:
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
+    return out or [""]
+
+
+def text_png(lines: Sequence[str], size: int = TEXT_PX, bold: bool = False, width: int | None = None,
+             colour: str = "black") -> bytes:
+    """Lines of text on white as a PNG (wrapped to ``width`` pixels if given): a caption block."""
+    font = text_font(size, bold)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    if width is not None:
+        lines = [part for line in lines for part in _wrap(line, font, measure, width)]
+    step = round(size * 1.35)
+    text_width = max([int(math.ceil(measure.textlength(line, font=font))) for line in lines] + [1])
+    img = Image.new("RGB", (max(width or 0, text_width + 2), step * len(lines) + 4), "white")
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        draw.text((1, 2 + i * step), line, fill=colour, font=font)
+    return encode_png(img)
+
+
+def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False,
+                 title: str = "") -> bytes:
     """Several PNG images on white, left to right (or top to bottom), each under its caption if given,
-    as one PNG: the static picture of a widget panel with several images."""
+    under a bold ``title`` if given, as one PNG: the static picture of a widget panel with several images.
+    Text is DejaVu Sans at ``TEXT_PX`` pixels, legible at 100 % zoom."""
     images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
     if captions:
         if len(captions) != len(images):
             raise ValueError(f"Got {len(images)} images but {len(captions)} captions.")
         boxed = []
         for img, caption in zip(images, captions):
-            box = Image.new("RGB", (max(img.width, 8 * len(caption)), img.height + 16), "white")
-            ImageDraw.Draw(box).text((0, 2), caption, fill="black")
-            box.paste(img, (0, 16))
+            label = Image.open(io.BytesIO(text_png([caption], width=None if vertical else max(img.width, 200))))
+            box = Image.new("RGB", (max(img.width, label.width), img.height + label.height), "white")
+            box.paste(label, (0, 0))
+            box.paste(img, (0, label.height))
             boxed.append(box)
         images = boxed
     along = [i.height if vertical else i.width for i in images]
@@ -145,6 +209,12 @@ def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int =
     for img, size in zip(images, along):
         canvas.paste(img, (0, offset) if vertical else (offset, 0))
         offset += size + gap
+    if title:
+        heading = Image.open(io.BytesIO(text_png([title], size=TEXT_PX + 2, bold=True, width=max(canvas.width, 300))))
+        framed = Image.new("RGB", (max(canvas.width, heading.width), heading.height + 6 + canvas.height), "white")
+        framed.paste(heading, (0, 0))
+        framed.paste(canvas, (0, heading.height + 6))
+        canvas = framed
     return encode_png(canvas)
 
 
@@ -169,15 +239,14 @@ def plot_codes_with_images(codes: torch.Tensor, images: torch.Tensor, labels: Se
     if ax is None:
         fig, axes = new_figure(figsize=(7, 6))
         ax = axes[0, 0]
-    colours = plt.get_cmap("tab10")
     for i, (x, y) in enumerate(codes.tolist()):
-        frame = colours(int(labels[i]) % 10) if labels is not None else "grey"
+        frame = digit_colour(labels[i]) if labels is not None else "grey"
         box = AnnotationBbox(OffsetImage(arr[i], cmap="gray", zoom=zoom), (x, y), frameon=True,
                              bboxprops={"edgecolor": frame, "linewidth": 2}, pad=0.1)
         ax.add_artist(box)
     if labels is not None:
         for digit in sorted({int(v) for v in labels}):
-            ax.scatter([], [], color=colours(digit % 10), marker="s", label=str(digit))
+            ax.scatter([], [], color=digit_colour(digit), marker="s", label=str(digit))
         ax.legend(title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     low, high = codes.min(0).values.tolist(), codes.max(0).values.tolist()
     for d, set_lim in enumerate((ax.set_xlim, ax.set_ylim)):
@@ -203,12 +272,37 @@ def project_2d(codes: torch.Tensor) -> tuple[torch.Tensor, str]:
     return centred @ v[:2].T, f"first 2 principal components of {codes.shape[1]}-D codes"
 
 
+def _spread(points: torch.Tensor, within: torch.Tensor, gap: float = 0.08, rounds: int = 60) -> torch.Tensor:
+    """``points`` ``(K, 2)`` pushed apart, pair by pair, until no two are closer than ``gap`` (a fraction of
+    the extent of ``within`` ``(N, 2)``): labels at class centres that do not hide each other."""
+    low, span = within.min(0).values, (within.max(0).values - within.min(0).values).clamp_min(1e-9)
+    p = ((points - low) / span).double()
+    for _ in range(rounds):
+        moved = False
+        for i in range(len(p)):
+            for j in range(i + 1, len(p)):
+                d = p[j] - p[i]
+                dist = float(d.norm())
+                if dist < gap:
+                    if dist > 1e-9:
+                        direction = d / dist
+                    else:  # the same place: any fixed direction will do
+                        direction = torch.tensor([math.cos(i + j), math.sin(i + j)], dtype=p.dtype)
+                    p[i] -= direction * (gap - dist) / 2
+                    p[j] += direction * (gap - dist) / 2
+                    moved = True
+        if not moved:
+            break
+    return p.float() * span + low
+
+
 def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax: Axes | None = None,
-                        title: str | None = None, point_size: float = 3.0) -> Figure:
+                        title: str | None = None, point_size: float = 3.0, label_centres: bool = True) -> Figure:
     """Scatter of latent codes ``(N, D)`` coloured by digit, with a legend.
 
     Codes with more than two dimensions are projected onto their first two principal components (the
-    axis labels say so).
+    axis labels say so). The colours (``DIGIT_COLOURS``) stay apart for colour-blind viewers, and with
+    ``label_centres`` each digit is also written at the median of its codes, so no one needs the colours.
     Introduced in notebook 03.
     """
     xy, note = project_2d(codes)
@@ -218,11 +312,20 @@ def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax
     if ax is None:
         fig, axes = new_figure(figsize=(6.2, 5.2))
         ax = axes[0, 0]
-    colours = plt.get_cmap("tab10")
-    for digit in sorted(set(labels.tolist())):
+    digits = sorted(set(labels.tolist()))
+    for digit in digits:
         sel = labels == digit
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=point_size, color=colours(int(digit) % 10), label=str(digit), alpha=0.7)
-    ax.legend(title="digit", markerscale=4 / max(point_size, 0.1) * 2, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=point_size, color=digit_colour(digit), label=str(int(digit)), alpha=0.7)
+    legend = ax.legend(title="digit", markerscale=max(2.0, 6 / max(point_size, 0.1) ** 0.5), loc="center left",
+                       bbox_to_anchor=(1.0, 0.5), frameon=False, handletextpad=0.2, labelspacing=0.35)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1.0)
+    if label_centres:
+        centres = torch.stack([xy[labels == digit].median(0).values for digit in digits])
+        for digit, (x, y) in zip(digits, _spread(centres, xy).tolist()):
+            ax.text(x, y, str(int(digit)), ha="center", va="center", fontsize=10, fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": digit_colour(digit),
+                          "linewidth": 2, "alpha": 0.9})
     ax.set_xlabel("principal component 1" if note else "z[0]")
     ax.set_ylabel("principal component 2" if note else "z[1]")
     ax.set_title(title or note or "latent codes")
@@ -254,8 +357,9 @@ def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0
     return fig
 
 
-def figure_png(fig: Figure, dpi: int = 80) -> bytes:
-    """A figure rendered as PNG bytes (for widgets that swap pictures)."""
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """A figure rendered as PNG bytes (for widgets that swap pictures); at 100 dpi, as Jupyter shows
+    figures, its 10-point text is 14 pixels high."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()

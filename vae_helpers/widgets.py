@@ -14,14 +14,18 @@ How they are built: explicit ipywidgets (sliders, buttons, persistent ``ipywidge
 wired with ``observe``. A move decodes one code and replaces the image's PNG bytes, a few
 milliseconds, instead of clearing and redrawing a matplotlib figure as ``interact`` would. Only
 features shared by ipywidgets 7.7 and 8 are used (``FloatSlider``, ``SelectionSlider``,
-``BoundedIntText``, ``Dropdown``, ``Button``, ``Image``, ``HTML``, ``Label``, ``HBox``/``VBox``,
+``BoundedIntText``, ``Dropdown``, ``Button``, ``Image``, ``HTML``, ``Label``, ``HBox``/``VBox``, ``Layout``,
 ``observe``, ``on_click``, ``add_class``), so the course also runs on hosted services that ship 7.7.
+
+Every picture is an ``ipywidgets.Image`` made by :func:`pixel_image`: shown at exactly its PNG's pixel
+size, never stretched by its box, so a digit enlarged with nearest neighbour stays square and crisp.
 
 Every panel's display bundle carries the live widget *and* a static PNG of its current state, so
 where no widget front end is attached (nbval, GitHub, nbviewer, an HTML export) the cell still shows
-a meaningful picture. Stable CSS classes (``vae-...``) on the panels, controls and images let a
-browser test find them. Each panel records the time of every update in ``update_ms`` (decode plus
-PNG encoding), which ``benchmarks/bench_widgets.py`` reports.
+a meaningful picture: titled, its settings written out, its text legible at 100 % zoom. Stable CSS
+classes (``vae-...``) on the panels, controls and images let a browser test find them. Each panel
+records the time of every update in ``update_ms`` (decode plus PNG encoding), which
+``benchmarks/bench_widgets.py`` reports.
 """
 
 from __future__ import annotations
@@ -39,13 +43,71 @@ from PIL import Image, ImageDraw
 from . import checks
 from .data import Split
 from .losses import kl_per_dimension
-from .plotting import encode_png, figure_png, new_figure, plot_latent_scatter, png_bytes, side_by_side, strip_png
+from .plotting import (TEXT_PX, encode_png, figure_png, new_figure, plot_latent_scatter, png_bytes, png_size,
+                       side_by_side, strip_png, text_font, text_png)
 from .training import encode_split
 
 Decode = Callable[[torch.Tensor], torch.Tensor]  # z (B, D) -> logits (B, 1, H, W)
 
 
 # --------------------------------------------------------------------------- shared pieces
+
+
+def pixel_image(png: bytes = b"", width: int | None = None, height: int | None = None, css_class: str = ""):
+    """An ``ipywidgets.Image`` of ``png`` shown at exactly its pixel size: square digits stay square and,
+    enlarged with nearest neighbour (``png_bytes(x, scale=6)``), crisp at 100 % zoom.
+
+    A plain ``widgets.Image`` is stretched by its box (ipywidgets 8 widens it to a ``VBox``'s width and
+    heightens it to an ``HBox``'s height) and scaled smoothly, so a digit comes out distorted and blurred.
+    Here the layout fixes the width and height (in CSS pixels) and keeps the box from growing or shrinking
+    it. ``width`` and ``height`` default to the PNG's; give them when the image starts empty (``b""``).
+
+        picture = pixel_image(png_bytes(mnist.test[0].x()[0], scale=6))
+        picture.value = png_bytes(mnist.test[i].x()[0], scale=6)   # a new picture of the same size
+
+    Introduced in notebook 00.
+    """
+    import ipywidgets as w
+
+    if width is None or height is None:
+        if not png:
+            raise ValueError("pixel_image needs the PNG bytes, or the width and height it will have in pixels.")
+        width, height = png_size(png)
+    checks.count("width", width)
+    checks.count("height", height)
+    layout = w.Layout(flex="0 0 auto", align_self="flex-start", object_fit="contain")  # no growing, no stretching
+    image = w.Image(value=png, format="png", layout=layout)
+    _set_size(image, width, height)
+    image.add_class("vae-pixel-image")
+    if css_class:
+        image.add_class(css_class)
+    return image
+
+
+def _set_size(image, width: int, height: int) -> None:
+    """Fix a ``pixel_image``'s size on screen: the ``<img>``'s attributes and its CSS box, neither stretched
+    nor shrunk (min = max = size, against ipywidgets' ``max-width: 100%``)."""
+    image.width, image.height = str(width), str(height)
+    layout = image.layout
+    layout.width = layout.min_width = layout.max_width = f"{width}px"
+    layout.height = layout.min_height = layout.max_height = f"{height}px"
+
+
+def _show_png(image, png: bytes) -> None:
+    """Show ``png`` in a ``pixel_image``, resizing it if the new picture has another size."""
+    width, height = png_size(png)
+    if image.layout.width != f"{width}px" or image.layout.height != f"{height}px":
+        _set_size(image, width, height)
+    image.value = png
+
+
+def _test_image(index: int, labels: torch.Tensor | None) -> str:
+    """How the panels name a test image: by its index, with its label (an index is not a digit)."""
+    return f"test image #{index}" + (f" (a {int(labels[index])})" if labels is not None else "")
+
+
+def _minus(value: float, fmt: str = "+.2f") -> str:
+    return format(value, fmt).replace("-", "\u2212")
 
 
 def _mean_code(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -161,6 +223,8 @@ class _Panel:
 class LatentSliders(_Panel):
     """One slider per chosen latent dimension and the decoded image, updated as a slider moves.
 
+    The buttons start from a test image's code (picked by its index in the test set), a random code or zero.
+
     Args:
         decode: maps codes ``(B, latent_dim)`` to logits ``(B, 1, H, W)``, e.g. ``model.decode``.
         latent_dim: size of the code.
@@ -199,13 +263,14 @@ class LatentSliders(_Panel):
         if len(limits) != len(dims) or any(not lo < hi for lo, hi in limits):
             raise ValueError(f"limits must be one (low, high) pair with low < high per slider ({len(dims)}), got {limits}.")
         self.decode, self.latent_dim, self.dims, self.scale = decode, latent_dim, dims, scale
-        self.name = title or f"{latent_dim}-D code"
+        self.name, self.note = title or f"{latent_dim}-D code", note
         self.codes = codes.detach().cpu().float() if codes is not None else None
         self.labels = _check_labels(labels, len(self.codes)) if (labels is not None and self.codes is not None) else None
         self.random_code = random_code or (lambda g: torch.randn(latent_dim, generator=g))
         self.generator = torch.Generator().manual_seed(seed)
         self._code = torch.zeros(latent_dim)
         self._hold = False
+        self.origin = "zero"  # where the code came from (the dimensions without a slider keep it), for static_png
 
         self.sliders = []
         for d, (lo, hi) in zip(dims, limits):
@@ -214,24 +279,24 @@ class LatentSliders(_Panel):
             slider.observe(self._on_slider, names="value")
             self.sliders.append(slider)
         self._code[dims] = torch.tensor([s.value for s in self.sliders])
-        self.image = w.Image(format="png", value=b"")
-        self.image.add_class("vae-decoded-image")
+        height, width = self.image_size
+        self.image = pixel_image(width=width * scale, height=height * scale, css_class="vae-decoded-image")
         self.zero_button = w.Button(description="zero", tooltip="set every dimension to 0, the centre of the prior")
         self.random_button = w.Button(description="random", tooltip="draw a code at random (from the prior for a VAE)")
-        self.zero_button.on_click(lambda _: self.set_code(torch.zeros(latent_dim)))
-        self.random_button.on_click(lambda _: self.set_code(self.random_code(self.generator)))
+        self.zero_button.on_click(lambda _: self._start_from(torch.zeros(latent_dim), "zero"))
+        self.random_button.on_click(lambda _: self._start_from(self.random_code(self.generator), "a random code"))
         buttons = [self.zero_button, self.random_button]
         if self.codes is not None:
-            self.index = w.BoundedIntText(value=0, min=0, max=len(self.codes) - 1, description="test digit",
-                                          layout=w.Layout(width="190px"))
-            self.digit_button = w.Button(description="use its code", tooltip="start from that test digit's code")
+            self.index = w.BoundedIntText(value=0, min=0, max=len(self.codes) - 1, description="test image #",
+                                          style={"description_width": "initial"}, layout=w.Layout(width="190px"))
+            self.digit_button = w.Button(description="use its code", tooltip="start from the code of that test image")
             self.digit_button.on_click(lambda _: self.set_code_from_index(self.index.value))
             buttons += [self.index, self.digit_button]
         for b in buttons:
             b.add_class("vae-latent-button")
         self.status = w.Label()
         self.status.add_class("vae-status")
-        heading = w.HTML((f"<b>{title}</b>" if title else "") + (f"<br><small>{note}</small>" if note else ""))
+        heading = w.HTML((f"<b>{title}</b>" if title else "") + (f"<br>{note}" if note else ""))  # full size: legible
         controls = w.VBox([heading, *self.sliders, w.HBox(buttons), self.status])
         self.widget = w.HBox([controls, self.image])
         self.widget.add_class("vae-latent-sliders")
@@ -246,7 +311,8 @@ class LatentSliders(_Panel):
         KL on ``split`` (those that carry the most information; a VAE only), ``order="first"`` to the
         first ``k``. A VAE's sliders span +-3 prior standard deviations and "random" samples the prior;
         an autoencoder has no prior, so its sliders span its test codes' range and "random" draws from a
-        Gaussian fitted to those codes. ``start`` is the test digit whose code the panel starts from.
+        Gaussian fitted to those codes. ``start`` is the index of the test image whose code the panel
+        starts from (None: zero).
         """
         checks.choice("order", order, ("kl", "first"))
         checks.count("k", k)
@@ -292,9 +358,13 @@ class LatentSliders(_Panel):
     def set_code(self, z: torch.Tensor) -> None:
         """Move every slider to ``z`` ``(latent_dim,)`` and update the image once. The dimensions with a
         slider take the nearest value on the slider's grid (clipped to its range), the others ``z``'s."""
+        self._start_from(z, "a code set with set_code")
+
+    def _start_from(self, z: torch.Tensor, origin: str) -> None:
         z = torch.as_tensor(z, dtype=torch.float32).flatten().cpu()
         if z.numel() != self.latent_dim:
             raise ValueError(f"A code for this decoder has {self.latent_dim} numbers, got {z.numel()}.")
+        self.origin = origin
         self._hold = True
         try:
             self._code = z.clone()
@@ -312,9 +382,8 @@ class LatentSliders(_Panel):
         index = _check_index(index, len(self.codes))
         if hasattr(self, "index"):
             self.index.value = index
-        self.set_code(self.codes[index])
-        if self.labels is not None:
-            self.status.value += f"  (from test digit {index}, a {int(self.labels[index])})"
+        self._start_from(self.codes[index], f"the code of {_test_image(index, self.labels)}")
+        self.status.value += f"   from {_test_image(index, self.labels)}"
 
     def set_code_from_class(self, digit: int) -> None:
         """Start from the code of the first test image of class ``digit`` (needs ``codes`` and ``labels``)."""
@@ -328,9 +397,25 @@ class LatentSliders(_Panel):
             return torch.sigmoid(self.decode(self._code[None].to(self.device)))[0].cpu()
 
     def png(self) -> bytes:
+        """The decoded image as the panel shows it: ``scale`` times enlarged, nearest neighbour."""
         return png_bytes(self.decoded(), scale=self.scale)
 
-    static_png = png
+    def describe(self) -> list[str]:
+        """What the static picture says besides the title and the sliders: where the code came from."""
+        other = self.latent_dim - len(self.dims)
+        if other:
+            lines = [f"The other {other} of the {self.latent_dim} dimensions: from {self.origin}."]
+        else:
+            lines = [f"All {self.latent_dim} dimensions have a slider; they started from {self.origin}."]
+        return lines + ([self.note] if self.note else [])
+
+    def static_png(self) -> bytes:
+        """The title, each slider drawn at its value, the decoded image and where the code came from."""
+        digit = self.png()
+        rows = _sliders_png([(s.description, s.value, s.min, s.max) for s in self.sliders])
+        body = side_by_side([rows, digit], ["sliders (z)", "decoded image"], gap=24)
+        width = png_size(body)[0]
+        return side_by_side([body, text_png(self.describe(), width=width)], gap=4, vertical=True, title=self.name)
 
     # ---------------------------------------------------------------- events
 
@@ -349,6 +434,26 @@ class LatentSliders(_Panel):
         self.status.value = f"z[{dims}] = ({values})"
 
 
+def _sliders_png(sliders: Sequence[tuple[str, float, float, float]], track: int = 200) -> bytes:
+    """Sliders ``(name, value, low, high)`` drawn as the widget shows them: name, track with a knob, value."""
+    font = text_font(TEXT_PX)
+    step = 32
+    img = Image.new("RGB", (70 + track + 80, step * len(sliders) + 4), "white")
+    draw = ImageDraw.Draw(img)
+    for i, (name, value, low, high) in enumerate(sliders):
+        y = i * step + step // 2
+        draw.text((62, y), name, fill="black", font=font, anchor="rm")
+        x0, x1 = 70, 70 + track
+        draw.line((x0, y, x1, y), fill=(190, 190, 190), width=4)
+        if low < 0 < high:  # a tick at zero, the prior's centre
+            x = x0 + (x1 - x0) * (0 - low) / (high - low)
+            draw.line((x, y - 6, x, y + 6), fill=(120, 120, 120), width=1)
+        x = x0 + (x1 - x0) * (value - low) / (high - low)
+        draw.ellipse((x - 7, y - 7, x + 7, y + 7), fill=(25, 118, 210), outline="white", width=2)
+        draw.text((x1 + 12, y), _minus(value), fill="black", font=font, anchor="lm")
+    return encode_png(img)
+
+
 # --------------------------------------------------------------------------- 2-D explorer
 
 
@@ -364,11 +469,13 @@ class LatentExplorer(_Panel):
         decode: maps codes ``(B, 2)`` to logits ``(B, 1, H, W)``.
         codes, labels: the test set's 2-D codes ``(N, 2)`` and digits ``(N,)``.
         scale: screen pixels per pixel of the decoded digit.
+        title: the scatter's title; size: the scatter's height in inches (its width is 1.25 times that, for
+            the legend), drawn at ``dpi`` dots per inch (100: its text is 14 pixels high, as in Jupyter).
     Introduced in notebook 03.
     """
 
     def __init__(self, decode: Decode, codes: torch.Tensor, labels: torch.Tensor, scale: int = 8,
-                 title: str = "", size: float = 4.4, dpi: int = 80):
+                 title: str = "", size: float = 4.4, dpi: int = 100):
         import ipywidgets as w
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -385,11 +492,10 @@ class LatentExplorer(_Panel):
         self.name = title or "2-D code space"
 
         # the scatter, drawn once; keep the data -> pixel mapping to place the marker later
-        fig = Figure(figsize=(size, size), dpi=dpi)
+        fig = Figure(figsize=(1.25 * size, size), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         plot_latent_scatter(codes, self.labels, ax=ax, title=title or "test codes", point_size=1.5)
-        ax.legend(title="digit", markerscale=4, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
         low, high = codes.min(0).values, codes.max(0).values
         pad = 0.06 * (high - low).clamp_min(1e-3)
         self.x_slider, self.y_slider = (float_slider(float(low[i] - pad[i]), float(high[i] + pad[i]), f"z[{i}]", steps=200)
@@ -407,10 +513,10 @@ class LatentExplorer(_Panel):
         for s in (self.x_slider, self.y_slider):
             s.add_class("vae-explorer-slider")
             s.observe(self._on_slider, names="value")
-        self.scatter_image = w.Image(format="png", value=b"")
-        self.scatter_image.add_class("vae-explorer-scatter")
-        self.image = w.Image(format="png", value=b"")
-        self.image.add_class("vae-decoded-image")
+        self.scatter_image = pixel_image(width=self.background.width, height=self.background.height,
+                                         css_class="vae-explorer-scatter")
+        height, width = self.image_size
+        self.image = pixel_image(width=width * scale, height=height * scale, css_class="vae-decoded-image")
         self.status = w.Label()
         self.status.add_class("vae-status")
         self._point = torch.zeros(2)
@@ -471,7 +577,11 @@ class LatentExplorer(_Panel):
         return encode_png(img)
 
     def static_png(self) -> bytes:
-        return side_by_side([self.scatter_png(), png_bytes(self.decoded(), scale=self.scale)])
+        """The scatter with its marker and the digit decoded there, each captioned, under the title."""
+        x, y = self._point.tolist()
+        return side_by_side([self.scatter_png(), png_bytes(self.decoded(), scale=self.scale)],
+                            ["the test codes, coloured by digit; the ring marks the point z",
+                             f"decoded at z = ({_minus(x)}, {_minus(y)})"], gap=16)
 
     # ---------------------------------------------------------------- events
 
@@ -494,18 +604,21 @@ class LatentExplorer(_Panel):
 
 
 class Interpolation(_Panel):
-    """Walk the straight line between two test digits' codes, for several models side by side.
+    """Walk the straight line between two test images' codes, for several models side by side.
 
     For each model: the path decoded at ``steps`` evenly spaced points (a strip), and the image at the
-    slider's position ``t`` in [0, 1] (``t = 0`` is the first digit's code, ``t = 1`` the second's).
-    Endpoints are picked by test index or by class (the first test image of that digit).
+    slider's position ``t`` in [0, 1] (``t = 0`` is the first image's code, ``t = 1`` the second's).
+    Endpoints are picked by their index in the test set, or by digit (the first test image of that
+    digit); each dropdown says which: "first 7", or "by index" when the index box picked the image.
 
     Args:
         models: ``{"name": model}``, each with ``encode`` (a VAE's mean is used) and ``decode``.
         images, labels: the test images ``(N, 1, H, W)`` in [0, 1] and their digits.
-        start, end: the two test indices to start with.
+        start, end: the indices of the two test images to start with.
     Introduced in notebook 04.
     """
+
+    BY_INDEX = -1  # the dropdowns' value when the index box, not a digit, picked the image
 
     def __init__(self, models: Mapping[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
                  start: int = 0, end: int = 1, steps: int = 9, scale: int = 5, strip_scale: int = 2):
@@ -528,31 +641,41 @@ class Interpolation(_Panel):
         self._hold = False
 
         n = len(images)
-        classes = sorted(set(self.labels.tolist()))
-        self.start_index = w.BoundedIntText(value=0, min=0, max=n - 1, description="from digit", layout=w.Layout(width="190px"))
-        self.end_index = w.BoundedIntText(value=0, min=0, max=n - 1, description="to digit", layout=w.Layout(width="190px"))
-        self.start_class = w.Dropdown(options=[("by class...", None)] + [(str(c), c) for c in classes], value=None,
-                                      description="", layout=w.Layout(width="110px"))
-        self.end_class = w.Dropdown(options=[("by class...", None)] + [(str(c), c) for c in classes], value=None,
-                                    description="", layout=w.Layout(width="110px"))
+        # ipywidgets 8 shows an empty box for an option whose value is None, so "by index" has a value of its own
+        digits = sorted(set(self.labels.tolist()))
+        options = [("by index", self.BY_INDEX)] + [(f"first {int(d)}", int(d)) for d in digits]
+        self.start_index, self.end_index = (
+            w.BoundedIntText(value=0, min=0, max=n - 1, description=f"{word} test image #",
+                             style={"description_width": "initial"}, layout=w.Layout(width="200px"))
+            for word in ("from", "to"))
+        self.start_class, self.end_class = (
+            w.Dropdown(options=options, value=self.BY_INDEX, description="or", style={"description_width": "initial"},
+                       layout=w.Layout(width="130px"))
+            for _ in range(2))
         self.t_slider = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t",
                                       continuous_update=True, readout_format=".2f", layout=w.Layout(width="420px"))
         self.t_slider.add_class("vae-interpolation-slider")
         for c in (self.start_index, self.end_index, self.start_class, self.end_class):
             c.add_class("vae-interpolation-endpoint")
-        self.ends_image = w.Image(format="png", value=b"")
-        self.ends_image.add_class("vae-interpolation-ends")
-        self.strips = {name: w.Image(format="png", value=b"") for name in self.models}
-        self.current = {name: w.Image(format="png", value=b"") for name in self.models}
+        height, width = images.shape[2:]
+        ends_size, strip_size = (png_size(strip_png(torch.zeros(k, 1, height, width), scale=strip_scale))
+                                 for k in (2, steps))
+        self.ends_image = pixel_image(width=ends_size[0], height=ends_size[1], css_class="vae-interpolation-ends")
+        self.strips = {name: pixel_image(width=strip_size[0], height=strip_size[1],
+                                         css_class="vae-interpolation-strip") for name in self.models}
+        self.current = {name: pixel_image(width=width * scale, height=height * scale, css_class="vae-decoded-image")
+                        for name in self.models}
         rows = []
         for name in self.models:
-            self.strips[name].add_class("vae-interpolation-strip")
-            self.current[name].add_class("vae-decoded-image")
-            rows.append(w.VBox([w.HTML(f"<b>{name}</b>"), w.HBox([self.current[name], self.strips[name]])]))
+            caption = w.HTML(f"<b>{name}</b>: at t (left), and along the line from t = 0 to t = 1 in {steps} steps")
+            rows.append(w.VBox([caption, w.HBox([self.current[name], self.strips[name]],
+                                                 layout=w.Layout(align_items="center", grid_gap="12px"))]))
         self.status = w.Label()
         self.status.add_class("vae-status")
-        controls = w.HBox([self.start_index, self.start_class, self.end_index, self.end_class])
-        self.widget = w.VBox([controls, w.HBox([self.ends_image, self.status]), self.t_slider, *rows])
+        controls = w.HBox([self.start_index, self.start_class, self.end_index, self.end_class],
+                          layout=w.Layout(grid_gap="16px"))
+        ends = w.HBox([self.ends_image, self.status], layout=w.Layout(align_items="center", grid_gap="12px"))
+        self.widget = w.VBox([controls, ends, self.t_slider, *rows])
         self.widget.add_class("vae-interpolation")
 
         self.start_index.observe(lambda c: self._on_endpoints(), names="value")
@@ -584,6 +707,18 @@ class Interpolation(_Panel):
             self._hold = False
         self._timed(self._render_all)
 
+    def _sync_dropdowns(self) -> None:
+        """Each dropdown names the digit whose first test image its index box holds, else "by index"."""
+        for box, dropdown in ((self.start_index, self.start_class), (self.end_index, self.end_class)):
+            digit = int(self.labels[box.value])
+            shown = digit if first_of_class(self.labels, digit) == box.value else self.BY_INDEX
+            if dropdown.value != shown:
+                hold, self._hold = self._hold, True
+                try:
+                    dropdown.value = shown
+                finally:
+                    self._hold = hold
+
     def set_classes(self, start_digit: int, end_digit: int) -> None:
         """Interpolate from the first test image of class ``start_digit`` to the first of ``end_digit``."""
         self.set_endpoints(first_of_class(self.labels, start_digit), first_of_class(self.labels, end_digit))
@@ -606,15 +741,22 @@ class Interpolation(_Panel):
         with torch.no_grad():
             return torch.sigmoid(model.decode(z.to(_device_of(model.decode)))).cpu()
 
-    def static_png(self) -> bytes:
+    def describe(self) -> str:
+        """The two endpoints, by index and digit: "from test image #2 (a 1) to test image #3 (a 0)"."""
         a, b = self.start_index.value, self.end_index.value
-        captions = [f"test digits {a} and {b}"] + [f"{n}: the path, t = 0 to 1" for n in self.models]
-        return side_by_side([self.ends_image.value] + [self.strips[n].value for n in self.models], captions, vertical=True)
+        return f"from {_test_image(a, self.labels)} to {_test_image(b, self.labels)}"
+
+    def static_png(self) -> bytes:
+        """The two test images and each model's decoded path between their codes, captioned, under a title."""
+        captions = ["the two test images"] + [f"{n}: decoded along the straight line between their codes, "
+                                              f"t = 0 to 1 in {self.steps} steps" for n in self.models]
+        return side_by_side([self.ends_image.value] + [self.strips[n].value for n in self.models], captions,
+                            vertical=True, title=f"Interpolation {self.describe()}")
 
     # ---------------------------------------------------------------- events
 
     def _on_class(self, box, digit) -> None:
-        if digit is None:
+        if self._hold or digit == self.BY_INDEX:
             return
         box.value = first_of_class(self.labels, digit)  # fires _on_endpoints
 
@@ -631,8 +773,8 @@ class Interpolation(_Panel):
             self._ends[name] = (z[0], z[1])
             self.strips[name].value = strip_png(self.decode(name, self.path(name)), scale=self.strip_scale)
         self.ends_image.value = strip_png(pair.cpu(), scale=self.strip_scale)
-        self.status.value = (f"from test digit {a} (a {int(self.labels[a])}) to test digit {b} "
-                             f"(a {int(self.labels[b])}), {self.steps} steps")
+        self.status.value = f"{self.describe()}, {self.steps} steps"
+        self._sync_dropdowns()
         self._render_current()
 
     def _render_current(self) -> None:
@@ -661,6 +803,10 @@ class ModelSwitcher(_Panel):
         sizes = {len(v) for v in panels.values()}
         if len(sizes) != 1:
             raise ValueError(f"Every model needs the same number of pictures, got {sorted(sizes)}.")
+        for key, pngs in panels.items():
+            if not all(isinstance(p, bytes) and p.startswith(b"\x89PNG") for p in pngs):
+                raise ValueError(f"The pictures must be PNG images as bytes (e.g. from png_bytes or figure_png); "
+                                 f"those of {key!r} are not.")
         self.panels = {k: list(v) for k, v in panels.items()}
         self.captions, self.description = list(captions), description
         self.name = f"{len(self.panels)} models"
@@ -668,39 +814,44 @@ class ModelSwitcher(_Panel):
         self.slider = w.SelectionSlider(options=keys, value=keys[0], description=description, continuous_update=True,
                                         layout=w.Layout(width="420px"))
         self.slider.add_class("vae-model-switcher")
-        self.images = [w.Image(format="png", value=b"") for _ in range(sizes.pop())]
-        for img in self.images:
-            img.add_class("vae-switcher-image")
+        self.images = [pixel_image(png, css_class="vae-switcher-image") for png in self.panels[keys[0]]]
         labels = [w.HTML(f"<b>{c}</b>") for c in captions] if captions else []
         columns = [w.VBox([labels[i], img]) if i < len(labels) else img for i, img in enumerate(self.images)]
-        self.widget = w.VBox([self.slider, w.HBox(columns)])
+        # the pictures wrap onto a second row where the notebook is narrower than all of them
+        self.widget = w.VBox([self.slider, w.HBox(columns, layout=w.Layout(flex_flow="row wrap", grid_gap="12px"))])
         self.widget.add_class("vae-model-switcher-panel")
         self.slider.observe(lambda change: self._timed(lambda: self._show(change["new"])), names="value")
         self._timed(lambda: self._show(keys[0]))
 
     @classmethod
-    def for_vaes(cls, models: Mapping, split: Split, images: torch.Tensor, n_samples: int = 36, seed: int = 1,
+    def for_vaes(cls, models: Mapping, split: Split, images: torch.Tensor, n_samples: int = 25, seed: int = 1,
                  description: str = "beta") -> "ModelSwitcher":
         """For each VAE in ``models`` (``{slider value: model}``): prior samples (the same ``z`` for every
         model), reconstructions of ``images`` (decoded means) and the scatter of ``split``'s mean codes
         (their first two principal components when the code is larger than 2-D)."""
         return cls({key: vae_pictures(model, split, images, n_samples, seed, title=f"{description} = {key}")
                     for key, model in models.items()},
-                   description=description, captions=["samples from the prior", "reconstructions", "test codes"])
+                   description=description,
+                   captions=["samples from the prior", "reconstructions of test images", "the test images' mean codes"])
 
     def _show(self, key) -> None:
         for img, png in zip(self.images, self.panels[key]):
-            img.value = png
+            _show_png(img, png)
 
     def static_png(self) -> bytes:
+        """The current model's pictures, captioned, under a title naming the slider's value."""
         key = self.slider.value
-        return side_by_side(self.panels[key], [f"{self.description} = {key}: {c}" for c in self.captions])
+        captions = self.captions if len(self.captions) == len(self.panels[key]) else ()
+        others = ", ".join(map(str, self.panels))
+        title = f"{self.description} = {key} (a slider picks one of {len(self.panels)} models: " \
+                f"{self.description} = {others})"
+        return side_by_side(self.panels[key], captions, title=title)
 
 
-def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples: int = 36, seed: int = 1,
+def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples: int = 25, seed: int = 1,
                  title: str = "") -> list[bytes]:
     """Three PNGs of a trained VAE: a grid of prior samples, a grid of reconstructions of ``images``, and
-    the scatter of ``split``'s mean codes coloured by digit."""
+    the scatter of ``split``'s mean codes coloured by digit (with its legend and axis labels)."""
     from torchvision.utils import make_grid
 
     mu = encode_split(model, split)[0].cpu()
@@ -711,7 +862,17 @@ def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples
         samples = torch.sigmoid(model.decode(z.to(device))).cpu()
         recons = torch.sigmoid(model.decode(_mean_code(model, images.to(device)))).cpu()
     grids = [make_grid(t, nrow=n, padding=2, pad_value=0.5)[:1] for t, n in ((samples, nrow), (recons, max(1, int(round(len(images) ** 0.5)))))]
-    fig, axes = new_figure(figsize=(3.8, 3.4))
-    plot_latent_scatter(mu, split.labels, ax=axes[0, 0], title=title or "test codes", point_size=1)
-    axes[0, 0].get_legend().remove()
+    fig, axes = new_figure(figsize=(3.6, 4.1))
+    ax = axes[0, 0]
+    plot_latent_scatter(mu, split.labels, ax=ax, title=title or "test codes", point_size=1)
+    # the digit legend in two rows under the plot (0-4, 5-9), so that the three pictures fit side by side on a laptop
+    handles, names = ax.get_legend_handles_labels()
+    cols = math.ceil(len(handles) / 2)
+    order = [r * cols + c for c in range(cols) for r in range(2) if r * cols + c < len(handles)]  # fills columns first
+    legend = ax.legend([handles[i] for i in order], [names[i] for i in order], ncol=cols, loc="upper center",
+                       bbox_to_anchor=(0.5, -0.2), frameon=False, markerscale=6, handletextpad=0.1, columnspacing=1.0)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1.0)
+    ax.text(0.0, -0.2, "digit:", transform=ax.transAxes, ha="right", va="top", fontsize=10)
+    fig.tight_layout()
     return [png_bytes(grids[0], scale=2), png_bytes(grids[1], scale=2), figure_png(fig)]
