@@ -2,11 +2,15 @@
 
 Every exercise has the same three parts: a stub cell the learner fills in (it holds ``...``), a check
 cell calling one of the ``check_*`` functions below, and a worked solution cell tagged ``solution``
-(removed from the student copy, see ``tools.classroom``).
+(removed from the student copy, see ``tools.classroom``). The solution defines the course's answer under
+a name of its own (``course_...``), so that *Run All* never replaces the learner's answer, and checks it
+with ``quiet=True``, so that it never prints "Correct!" under an exercise the learner has not done.
+A prediction exercise asks for its answer in a cell above the numbers and checks it in a cell below them.
 
 Each ``check_*`` takes the learner's function, compares it with PyTorch itself on several cases, and
-prints either a confirmation or a hint. It never raises, so *Run All* carries on past an exercise
-that is not done yet, and it returns True or False so a solution cell can ``assert`` it.
+prints either a confirmation or a hint (or nothing, with ``quiet=True``). It never raises, so *Run All*
+carries on past an exercise that is not done yet, and it returns True or False so a solution cell can
+``assert`` it.
 
 The cases are chosen so that plausible wrong answers fail: fixed ordinary values first (a failure
 there gets the most specific hint), then random inputs over wide ranges drawn with several seeds
@@ -97,8 +101,9 @@ class _Run:
         return _Result(ok, " ".join([message, *self.notes]), converted=bool(self.notes))
 
 
-def _report(result: _Result) -> bool:
-    print(("Correct! " if result.ok else "Not yet. ") + result.message)
+def _report(result: _Result, quiet: bool = False) -> bool:
+    if not quiet:
+        print(("Correct! " if result.ok else "Not yet. ") + result.message)
     return result.ok
 
 
@@ -358,10 +363,10 @@ def _transposed_conv_cases() -> tuple[list[tuple[int, int, int, int]], list[int]
     return cases, expected
 
 
-def check_transposed_conv_size(fn: Callable[[int, int, int, int], int]) -> bool:
+def check_transposed_conv_size(fn: Callable[[int, int, int, int], int], *, quiet: bool = False) -> bool:
     """``fn(size, kernel, stride, padding)`` must give ``nn.ConvTranspose2d``'s output size (notebook 01).
     Checked on 6 classic layers and 18 random ones (size up to 300, kernel up to 11, stride up to 6); exact."""
-    return _report(_safely(_transposed_conv_size, fn))
+    return _report(_safely(_transposed_conv_size, fn), quiet)
 
 
 def _transposed_conv_size(fn: Any) -> _Result:
@@ -395,10 +400,10 @@ def _conv_params_cases() -> tuple[list[tuple[int, int, int]], list[int]]:
     return cases, expected
 
 
-def check_conv_transpose_params(fn: Callable[[int, int, int], int]) -> bool:
+def check_conv_transpose_params(fn: Callable[[int, int, int], int], *, quiet: bool = False) -> bool:
     """``fn(in_channels, out_channels, kernel)`` must count a ``ConvTranspose2d``'s weights and biases (notebook 01).
     Checked on 5 classic layers and 12 random ones (up to 96 channels, kernel up to 9); exact."""
-    return _report(_safely(_conv_transpose_params, fn))
+    return _report(_safely(_conv_transpose_params, fn), quiet)
 
 
 def _conv_transpose_params(fn: Any) -> _Result:
@@ -431,10 +436,10 @@ def _one_hot_cases() -> list[tuple[torch.Tensor, int]]:
     return cases
 
 
-def check_one_hot(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
+def check_one_hot(fn: Callable[[torch.Tensor, int], torch.Tensor], *, quiet: bool = False) -> bool:
     """``fn(index, n)`` must return float one-hot rows ``(B, n)`` like ``F.one_hot(index, n).float()`` (notebook 02).
     Checked on 4 small cases and 3 random ones (up to 200 rows and 1000 columns); the values must be exactly 0 and 1."""
-    return _report(_safely(_one_hot, fn))
+    return _report(_safely(_one_hot, fn), quiet)
 
 
 def _one_hot(fn: Any) -> _Result:
@@ -487,10 +492,10 @@ def _onehot_params_cases() -> tuple[list[tuple[int, int, int]], list[int]]:
     return cases, expected
 
 
-def check_onehot_input_params(fn: Callable[[int, int, int], int]) -> bool:
+def check_onehot_input_params(fn: Callable[[int, int, int], int], *, quiet: bool = False) -> bool:
     """``fn(num_images, channels, kernel)`` must count the first layer of a one-hot decoder (notebook 02).
     Checked on 4 decoders of the notebook's size and 6 random ones (up to 600 images, kernels 1 to 8); exact."""
-    return _report(_safely(_onehot_input_params, fn))
+    return _report(_safely(_onehot_input_params, fn), quiet)
 
 
 def _onehot_input_params(fn: Any) -> _Result:
@@ -526,11 +531,11 @@ def _bce_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     return cases
 
 
-def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, quiet: bool = False) -> bool:
     """``fn(logits, x)`` must give the element-wise BCE of ``F.binary_cross_entropy_with_logits`` and stay finite.
     Checked on ordinary logits, on extreme ones (+-1000, +-100, 0, 1e-30) and on random ones whose size runs
     from 1e-8 to 1e3, within ``BCE_ATOL + BCE_RTOL * (|expected| + |logit|)``. Introduced in notebook 03."""
-    return _report(_safely(_bce, fn))
+    return _report(_safely(_bce, fn), quiet)
 
 
 def _bce_crash_hint(err: Exception) -> str | None:
@@ -595,11 +600,11 @@ def _interpolate_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, int]]:
     return cases
 
 
-def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> bool:
+def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor], *, quiet: bool = False) -> bool:
     """``fn(z0, z1, steps)`` must return ``steps`` evenly spaced points ``(steps, D)`` from ``z0`` to ``z1``.
     Checked on 2 small cases and 3 random ones (D from 1 to 32, values from 1e-3 to 1e3), within
     ``INTERPOLATE_ATOL + INTERPOLATE_RTOL * (|z0| + |z1|)``. Introduced in notebook 03."""
-    return _report(_safely(_interpolate_check, fn))
+    return _report(_safely(_interpolate_check, fn), quiet)
 
 
 def _interpolate_crash_hint(err: Exception) -> str | None:
@@ -677,7 +682,7 @@ def _reparameterize_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return mu.requires_grad_(True), logvar.requires_grad_(True)
 
 
-def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, quiet: bool = False) -> bool:
     """``fn(mu, logvar)`` must sample ``z ~ N(mu, exp(logvar))`` so that gradients reach ``mu`` and ``logvar``.
 
     The standardized samples ``(z - mu) / sigma`` of ``REPARAM_ROWS`` rows x 8 columns (logvar from -12 to 12,
@@ -685,7 +690,7 @@ def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     independent across columns, within the ``REPARAM_*_LIMIT`` constants; gradients must be exactly those of
     ``mu + sigma * eps``; a 1-D ``mu`` must work; two calls must draw fresh noise. The random state is seeded
     inside (``REPARAM_SEED``) and restored afterwards. Introduced in notebook 04."""
-    return _report(_safely(_reparameterize_check, fn, REPARAM_SEED))
+    return _report(_safely(_reparameterize_check, fn, REPARAM_SEED), quiet)
 
 
 def _reparameterize_crash_hint(err: Exception) -> str | None:
@@ -825,11 +830,11 @@ def _kl_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     return cases
 
 
-def check_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+def check_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, quiet: bool = False) -> bool:
     """``fn(mu, logvar)`` must give KL(N(mu, exp(logvar)) || N(0, I)) per example, ``(B, D) -> (B,)`` (notebook 04).
     Checked against ``torch.distributions.kl_divergence`` on ordinary, tiny and random inputs (mu up to +-20,
     logvar from -12 to 12), within ``KL_ATOL + KL_RTOL * |expected|``."""
-    return _report(_safely(_kl, fn))
+    return _report(_safely(_kl, fn), quiet)
 
 
 def _kl(fn: Any) -> _Result:
@@ -895,10 +900,11 @@ def _one_of(value: Any, options: list) -> Any:
     return next((option for option in options if float(option) == number), None)
 
 
-def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, measured: dict) -> bool:
+def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, measured: dict, *,
+                                 quiet: bool = False) -> bool:
     """Predictions ("2" or "20") checked against ``measured = {latent_dim: {"kl": ..., "recon": ...}}``.
     Introduced in notebook 04."""
-    return _report(_safely(_latent_size_prediction, larger_kl, better_reconstruction, measured))
+    return _report(_safely(_latent_size_prediction, larger_kl, better_reconstruction, measured), quiet)
 
 
 def _latent_size_prediction(larger_kl: Any, better_reconstruction: Any, measured: dict) -> _Result:
@@ -925,9 +931,9 @@ def _latent_size_prediction(larger_kl: Any, better_reconstruction: Any, measured
 # --------------------------------------------------------------------------- notebook 05
 
 
-def check_beta_reading(most_information, best_reconstruction, sweep: dict) -> bool:
+def check_beta_reading(most_information, best_reconstruction, sweep: dict, *, quiet: bool = False) -> bool:
     """Answers (beta values) checked against ``sweep = {beta: {"kl": ..., "recon": ...}}`` (notebook 05)."""
-    return _report(_safely(_beta_reading, most_information, best_reconstruction, sweep))
+    return _report(_safely(_beta_reading, most_information, best_reconstruction, sweep), quiet)
 
 
 def _beta_reading(most_information: Any, best_reconstruction: Any, sweep: dict) -> _Result:
@@ -961,11 +967,11 @@ def _sharpness_cases() -> list[tuple[str, torch.Tensor]]:
     return cases
 
 
-def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor], *, quiet: bool = False) -> bool:
     """``fn(images)`` must match ``quality.sharpness`` (mean gradient magnitude per image) (notebook 05).
     Checked on random, binary, smooth and faint images of sizes from 2 x 9 to 31 x 24 (and a batch of one), within
     ``SHARPNESS_ATOL + SHARPNESS_RTOL * |expected|``."""
-    return _report(_safely(_sharpness, fn))
+    return _report(_safely(_sharpness, fn), quiet)
 
 
 def _sharpness_crash_hint(err: Exception) -> str | None:
