@@ -67,3 +67,22 @@ def test_outputs_show_no_absolute_path_of_the_machine_that_ran_them(path):
     machine = [course, "/home/", "/root/"] + [os.environ["VAE_DATA_DIR"]] * bool(os.environ.get("VAE_DATA_DIR"))
     leaks = [t.strip()[:120] for t in texts if any(m in t for m in machine)]
     assert not leaks, f"{path.name} prints absolute paths: {leaks}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_fits_a_laptops_output_area(path):
+    """JupyterLab shrinks a picture wider than its output area (about 930 pixels on a 1366 x 768 screen at
+    100 % zoom), and its text with it: every committed figure is at most that wide."""
+    import base64
+    import struct
+
+    from vae_helpers.plotting import MAX_FIGURE_WIDTH
+
+    nb = json.loads(path.read_text())
+    limit = MAX_FIGURE_WIDTH * 100 + 10  # Jupyter's 100 dpi, and a few pixels of tight bounding box
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if png:
+                width, height = struct.unpack(">II", base64.b64decode(png)[16:24])
+                assert width <= limit, f"{path.name} cell {i}: a figure {width} pixels wide (at most {limit:.0f})"

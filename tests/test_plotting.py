@@ -254,3 +254,16 @@ def test_captions_are_legible_text_of_the_set_size():
     assert len(runs) == 2 and all(len(r) >= 9 for r in runs), [len(r) for r in runs]
     wrapped = Image.open(io.BytesIO(text_png(["a few words " * 10], width=200)))
     assert wrapped.width <= 200 + 2 and wrapped.height > 3 * TEXT_PX  # wrapped into several lines
+
+
+def test_image_grids_never_grow_wider_than_the_output_area():
+    """A grid asked for wider than MAX_FIGURE_WIDTH is drawn smaller to fit; a narrow one keeps its scale."""
+    from vae_helpers.plotting import MAX_FIGURE_WIDTH, show_grids, show_images
+
+    images = torch.rand(32, 1, 28, 28)
+    wide = show_images(images, ncols=16, scale=2.0)
+    assert wide.get_size_inches()[0] == pytest.approx(MAX_FIGURE_WIDTH)
+    assert show_images(images[:4], ncols=4, scale=1.5).get_size_inches()[0] == pytest.approx(4 * 1.5 * 1.1)
+    grids = show_grids({"a": images, "b": images, "c": images}, scale=1.0)
+    assert grids.get_size_inches()[0] == pytest.approx(MAX_FIGURE_WIDTH)
+    assert show_grids({"a": images}, scale=1.0).get_size_inches()[0] == pytest.approx(4.2)

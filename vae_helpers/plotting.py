@@ -34,6 +34,9 @@ DIGIT_COLOURS = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
                  "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd")
 
 TEXT_PX = 14  # caption text in the PNG pictures, in pixels: JupyterLab's own text is 13-14 px at 100 % zoom
+# The widest figure, in inches: at Jupyter's 100 dpi, 930 pixels, the width of JupyterLab's output area on a
+# 1366 x 768 laptop screen at 100 % zoom. A wider picture is shrunk to fit, and its text with it.
+MAX_FIGURE_WIDTH = 9.3
 
 
 def digit_colour(digit: int) -> str:
@@ -73,7 +76,8 @@ def show_images(
     title: str | None = None,
     scale: float = 1.0,
 ) -> Figure:
-    """A grid of grey-scale images, each with its label (if given) above it (notebook 00 on)."""
+    """A grid of grey-scale images, each with its label (if given) above it (notebook 00 on). ``scale`` is
+    inches per image; a grid that would be wider than ``MAX_FIGURE_WIDTH`` is drawn smaller to fit."""
     arr = _as_numpy_images(images)
     n = len(arr)
     if labels is not None and len(labels) != n:
@@ -82,7 +86,9 @@ def show_images(
     checks.number("scale", scale, above=0)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = new_figure(nrows, ncols, figsize=(scale * 1.1 * ncols, scale * (1.25 if labels is not None else 1.1) * nrows + (0.4 if title else 0)))
+    scale = min(scale, MAX_FIGURE_WIDTH / (1.1 * ncols))
+    height = scale * (1.25 if labels is not None else 1.1) * nrows + (0.4 if title else 0)
+    fig, axes = new_figure(nrows, ncols, figsize=(scale * 1.1 * ncols, height))
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < n:
@@ -336,14 +342,15 @@ def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax
 
 
 def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0) -> Figure:
-    """Several image grids side by side, one titled panel per entry: ``{"title": images (B, 1, H, W)}``.
-    Introduced in notebook 04."""
+    """Several image grids side by side, one titled panel per entry: ``{"title": images (B, 1, H, W)}``;
+    never wider than ``MAX_FIGURE_WIDTH``. Introduced in notebook 04."""
     from torchvision.utils import make_grid
 
     if not isinstance(grids, dict) or not grids:
         raise ValueError("grids must be a non-empty dict {title: images (B, 1, H, W)}.")
     checks.count("nrow", nrow)
     checks.number("scale", scale, above=0)
+    scale = min(scale, MAX_FIGURE_WIDTH / (4.2 * len(grids)))
     fig, axes = new_figure(1, len(grids), figsize=(scale * 4.2 * len(grids), scale * 4.4))
     for ax, (title, images) in zip(axes[0], grids.items()):
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 1:
