@@ -43,11 +43,20 @@ FIGURES: dict[str, dict[str, tuple[str, tuple[str, float, float] | None]]] = {
     "01": {
         "final MSE": (rf"final MSE: {NUMBER}", ("<", 1e-4, 5e-4)),
     },
+    "02": {
+        "random code to closest stored digit, median MSE": (rf"closest stored digit: median {NUMBER}", None),
+        "two stored digits apart / random code to stored": (rf"\({NUMBER}x as far\)", (">", 2.0, 2.0)),
+        "random codes decoding to a stored digit, %": (rf"{NUMBER}% of 1,000 random codes decode", None),
+        "search: last new digit's improvement, %": (rf"\({NUMBER}% lower\)", None),
+    },
     "03": {
         "ae_main test BCE": (rf"test BCE: {NUMBER} nats per image", ("<", *zoo.MAX_TEST_LOSS["ae_main"])),
         "conv AE test BCE": (rf"convolutional {NUMBER} nats", None),
         "denoiser gain at noise 0.25": (rf"noise 0.25: MSE .*\({NUMBER}x closer", (">", 1.0, 1.0)),
         "denoiser gain at noise 0.5": (rf"noise 0.5: MSE .*\({NUMBER}x closer", (">", 1.0, 1.0)),
+        "2-D path inner points no digit, %": (rf"2-D: of the 1,600 points .* {NUMBER}% are no digit", (">", 20.0, 20.0)),
+        "20-D path inner points no digit, %": (rf"20-D: of the 1,600 points .* {NUMBER}% are no digit", (">", 20.0, 20.0)),
+        "20-D path inner points a third digit, %": (rf"20-D: of the 1,600 points .*, {NUMBER}% a digit of neither", (">", 0.0, 0.0)),
     },
     "04": {
         "vae_main test -ELBO": (rf"test negative ELBO: {NUMBER} nats per image", ("<", *zoo.MAX_TEST_LOSS["vae_main"])),
@@ -60,6 +69,21 @@ FIGURES: dict[str, dict[str, tuple[str, tuple[str, float, float] | None]]] = {
         "KL-only model output spread": (rf"16 different digits {NUMBER}", ("<", 0.01, 0.01)),
         "recon-only KL / both KL": (rf"nats, {NUMBER}x that of the model trained on both", (">", 2.0, 2.0)),
         "conv VAE test -ELBO": (rf"Conv VAE test negative ELBO: {NUMBER}", ("<", 120.0, 200.0)),
+        "recon-only samples confidently a digit, %": (rf"reconstruction only: .*confidently a digit:\s+{NUMBER}%", None),
+        "recon-only classes covered": (rf"reconstruction only: .*of {NUMBER} classes", None),
+        "both: samples confidently a digit, %": (rf"both \(notebook 04\): .*confidently a digit:\s+{NUMBER}%", None),
+        "both: classes covered": (rf"both \(notebook 04\): .*of {NUMBER} classes", None),
+        "beta 4 samples confidently a digit, %": (rf"beta  4.0: .*confidently a digit: {NUMBER}%", None),
+        "beta 4 reconstruction": (rf"beta  4.0: reconstruction\s+{NUMBER}", None),
+        "beta 1 reconstruction": (rf"beta  1.0: reconstruction\s+{NUMBER}", None),
+        "dimensions carrying information (of 20)": (rf"{NUMBER} of 20 dimensions carry information", None),
+        "channel: largest |KL - log messages|, nats": (rf"log of its message count: {NUMBER} nats", None),
+        "sharpness, reconstructions, cross-entropy": (rf"VAE, cross-entropy\s+{NUMBER}", None),
+        "sharpness, reconstructions, squared error": (rf"VAE, squared error\s+{NUMBER}", None),
+        "MLP VAE samples confidently a digit, %": (rf"MLP VAE \(notebook 04\)\s+[\d,]+(?:\s+\S+){{5}}\s+{NUMBER}%", None),
+        "conv VAE samples confidently a digit, %": (rf"conv VAE\s+[\d,]+(?:\s+\S+){{5}}\s+{NUMBER}%", None),
+        "MLP VAE active dims": (rf"MLP VAE \(notebook 04\)\s+[\d,]+(?:\s+\S+){{4}}\s+{NUMBER}", None),
+        "conv VAE active dims": (rf"conv VAE\s+[\d,]+(?:\s+\S+){{4}}\s+{NUMBER}", None),
     },
 }
 
