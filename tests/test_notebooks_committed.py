@@ -86,3 +86,26 @@ def test_every_figure_fits_a_laptops_output_area(path):
             if png:
                 width, height = struct.unpack(">II", base64.b64decode(png)[16:24])
                 assert width <= limit, f"{path.name} cell {i}: a figure {width} pixels wide (at most {limit:.0f})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_figure_is_drawn_and_thrown_away(path):
+    """The plotting helpers return their figure and leave pyplot alone, so Jupyter shows it only as a cell's
+    last value (or through display()): a helper called as a statement earlier in a cell draws nothing (unless
+    it draws into an axes of the cell's own pyplot figure, ax=...)."""
+    import ast
+
+    from vae_helpers import plotting
+
+    helpers = {name for name in dir(plotting) if name.startswith(("show_", "plot_"))}
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        body = ast.parse("".join(cell["source"])).body
+        for statement in body[:-1]:
+            call = statement.value if isinstance(statement, ast.Expr) else None
+            name = getattr(getattr(call, "func", None), "id", None) or getattr(getattr(call, "func", None), "attr", None)
+            if any(k.arg == "ax" for k in getattr(call, "keywords", [])):
+                continue
+            assert name not in helpers, f"{path.name} cell {i}: {name}(...) is not the cell's last value, so it shows nothing"

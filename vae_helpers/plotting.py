@@ -77,7 +77,8 @@ def show_images(
     scale: float = 1.0,
 ) -> Figure:
     """A grid of grey-scale images, each with its label (if given) above it (notebook 00 on). ``scale`` is
-    inches per image; a grid that would be wider than ``MAX_FIGURE_WIDTH`` is drawn smaller to fit."""
+    inches per image; a grid that would be wider than ``MAX_FIGURE_WIDTH`` (less 0.4 in for a label that
+    overhangs the first image) is drawn smaller to fit."""
     arr = _as_numpy_images(images)
     n = len(arr)
     if labels is not None and len(labels) != n:
@@ -86,7 +87,7 @@ def show_images(
     checks.number("scale", scale, above=0)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    scale = min(scale, MAX_FIGURE_WIDTH / (1.1 * ncols))
+    scale = min(scale, (MAX_FIGURE_WIDTH - 0.4) / (1.1 * ncols))  # 0.4 in for a label wider than its image
     height = scale * (1.25 if labels is not None else 1.1) * nrows + (0.4 if title else 0)
     fig, axes = new_figure(nrows, ncols, figsize=(scale * 1.1 * ncols, height))
     for i, ax in enumerate(axes.flat):
