@@ -51,6 +51,19 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.nda
     return fig, axes
 
 
+def _fit_width(fig: Figure) -> Figure:
+    """Shrink ``fig`` so that everything it draws, labels overhanging its edges included (Jupyter saves the
+    tight bounding box), is at most ``MAX_FIGURE_WIDTH`` wide."""
+    width, height = fig.get_size_inches()
+    drawn = fig.get_tightbbox().width  # inches
+    if drawn > MAX_FIGURE_WIDTH:
+        overhang = max(drawn - width, 0.0)
+        shrink = (MAX_FIGURE_WIDTH - overhang) / width
+        fig.set_size_inches(width * shrink, height * shrink)
+        fig.tight_layout()
+    return fig
+
+
 def _as_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
     """``(B, 1, H, W)``, ``(B, H, W)`` or ``(H, W)`` in [0, 1] (or uint8) -> float array ``(B, H, W)``."""
     if not isinstance(images, (torch.Tensor, np.ndarray)):
@@ -77,8 +90,8 @@ def show_images(
     scale: float = 1.0,
 ) -> Figure:
     """A grid of grey-scale images, each with its label (if given) above it (notebook 00 on). ``scale`` is
-    inches per image; a grid that would be wider than ``MAX_FIGURE_WIDTH`` (less 0.4 in for a label that
-    overhangs the first image) is drawn smaller to fit."""
+    inches per image; a grid that would be wider than ``MAX_FIGURE_WIDTH`` (labels included) is drawn
+    smaller to fit."""
     arr = _as_numpy_images(images)
     n = len(arr)
     if labels is not None and len(labels) != n:
@@ -87,7 +100,7 @@ def show_images(
     checks.number("scale", scale, above=0)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    scale = min(scale, (MAX_FIGURE_WIDTH - 0.4) / (1.1 * ncols))  # 0.4 in for a label wider than its image
+    scale = min(scale, MAX_FIGURE_WIDTH / (1.1 * ncols))
     height = scale * (1.25 if labels is not None else 1.1) * nrows + (0.4 if title else 0)
     fig, axes = new_figure(nrows, ncols, figsize=(scale * 1.1 * ncols, height))
     for i, ax in enumerate(axes.flat):
@@ -100,7 +113,7 @@ def show_images(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return _fit_width(fig)
 
 
 def plot_history(history, keys: Sequence[str] = ("train_loss", "test_loss"), ax: Axes | None = None,
@@ -362,7 +375,7 @@ def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0
         ax.set_title(title)
         ax.set_axis_off()
     fig.tight_layout()
-    return fig
+    return _fit_width(fig)
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
