@@ -52,13 +52,15 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, np.nda
 
 
 def _fit_width(fig: Figure) -> Figure:
-    """Shrink ``fig`` so that everything it draws, labels overhanging its edges included (Jupyter saves the
-    tight bounding box), is at most ``MAX_FIGURE_WIDTH`` wide."""
-    width, height = fig.get_size_inches()
-    drawn = fig.get_tightbbox().width  # inches
-    if drawn > MAX_FIGURE_WIDTH:
-        overhang = max(drawn - width, 0.0)
-        shrink = (MAX_FIGURE_WIDTH - overhang) / width
+    """Shrink ``fig`` so that everything it draws, labels overhanging its edges included, is at most
+    ``MAX_FIGURE_WIDTH`` wide as Jupyter saves it (the tight bounding box, padded)."""
+    pad = 2 * matplotlib.rcParams["savefig.pad_inches"]
+    for _ in range(4):  # the layout moves a little with the size, so measure again
+        width, height = fig.get_size_inches()
+        drawn = fig.get_tightbbox().width + pad  # inches, as saved
+        if drawn <= MAX_FIGURE_WIDTH:
+            break
+        shrink = (MAX_FIGURE_WIDTH - 0.02 - (drawn - width)) / width
         fig.set_size_inches(width * shrink, height * shrink)
         fig.tight_layout()
     return fig
