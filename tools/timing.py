@@ -1,5 +1,7 @@
-"""How long each section of each notebook takes a learner: the estimates the notebooks print under their
-section headings, and the teacher's guide's times per notebook, from one rule.
+"""How long each section of each notebook takes a learner, by one rule: the estimates under its headings.
+
+The notebooks show these estimates under their section headings, and notebook 00's map and the teacher's
+guide give each notebook's total.
 
     python -m tools.timing            # the table: each section's reading, running, exercises and panels
     python -m tools.timing --write    # put each estimate under its heading ("*About N minutes.*")
