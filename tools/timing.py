@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.classroom import course_notebooks, is_solution
+from tools.classroom import WIDGET_VIEW, course_notebooks, is_solution
 
 READING_WPM = 100
 EXERCISE_MINUTES = 8
@@ -33,7 +33,6 @@ PREDICTION_MINUTES = 3
 PANEL_MINUTES = 3
 ESTIMATE = re.compile(r"^\*About (\d+) minutes?\.\*$", re.M)
 HEADING = re.compile(r"^## (.+)$", re.M)
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def _seconds(cell) -> float:
