@@ -28,8 +28,8 @@ import time
 import torch
 
 from vae_helpers.data import load_mnist
-from vae_helpers.mnist import data_root
 from vae_helpers.losses import vae_loss
+from vae_helpers.mnist import data_root
 from vae_helpers.models import MLPVAE
 from vae_helpers.training import evaluate, fit
 from vae_helpers.utils import configure_threads, seed_everything
@@ -74,9 +74,16 @@ def run_course(epochs: int, subset: int | None, device: torch.device, fused: boo
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=fused)
     clock = ModelClock(optimizer)
     model_seconds = []
-    history = fit(model, mnist.train.batches(BATCH_SIZE, seed=0), optimizer, clock.loss_fn, epochs,
-                  test_data=mnist.test.batches(1000, shuffle=False), verbose=False,
-                  on_epoch_end=lambda epoch, h: model_seconds.append(clock.lap()))
+    history = fit(
+        model,
+        mnist.train.batches(BATCH_SIZE, seed=0),
+        optimizer,
+        clock.loss_fn,
+        epochs,
+        test_data=mnist.test.batches(1000, shuffle=False),
+        verbose=False,
+        on_epoch_end=lambda epoch, h: model_seconds.append(clock.lap()),
+    )
     return {
         "train_seconds": history["train_seconds"],
         "epoch_seconds": history["seconds"],
@@ -116,8 +123,13 @@ def run_dataloader(epochs: int, subset: int | None, device: torch.device, fused:
         train_s.append(time.perf_counter() - start)
         nelbo.append(evaluate(model, ((x.to(device), y) for x, y in test_loader), vae_loss)["loss"])
         epoch_s.append(time.perf_counter() - start)
-    return {"train_seconds": train_s, "epoch_seconds": epoch_s, "test_nelbo": nelbo, "n_train": len(train_ds),
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "train_seconds": train_s,
+        "epoch_seconds": epoch_s,
+        "test_nelbo": nelbo,
+        "n_train": len(train_ds),
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 RUNS = {  # name -> (function, fused Adam?)
@@ -143,7 +155,9 @@ def launch(name: str, args) -> dict:
     if args.subset:
         cmd += ["--subset", str(args.subset)]
     print(f"running {name} ({args.epochs} epoch(s))...", flush=True)
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None if args.verbose else subprocess.DEVNULL, text=True, check=True)
+    out = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=None if args.verbose else subprocess.DEVNULL, text=True, check=True
+    )
     return json.loads(next(line for line in out.stdout.splitlines() if line.startswith("RESULT "))[7:])
 
 
@@ -161,12 +175,17 @@ def main() -> None:
     print(f"torch {torch.__version__}, device {args.device}, data in {data_root()}")
     r = {name: launch(name, args) for name in RUNS}
     course, plain, loader = r["course"], r["course-plain-adam"], r["dataloader"]
-    print(f"\nthreads per process: {course['threads']}; training images: {course['n_train']:,}; "
-          f"course Adam fused: {course['fused_adam']}\n")
+    print(
+        f"\nthreads per process: {course['threads']}; training images: {course['n_train']:,}; "
+        f"course Adam fused: {course['fused_adam']}\n"
+    )
     print("seconds per epoch: training pass / training + test pass; test nELBO in nats per image")
     print(f"{'epoch':>5} | {'course (fused Adam)':>25} | {'course, plain Adam':>25} | {'DataLoader, plain Adam':>25}")
     for e in range(args.epochs):
-        cells = [f"{x['train_seconds'][e]:5.2f} / {x['epoch_seconds'][e]:5.2f}  {x['test_nelbo'][e]:7.2f}" for x in (course, plain, loader)]
+        cells = [
+            f"{x['train_seconds'][e]:5.2f} / {x['epoch_seconds'][e]:5.2f}  {x['test_nelbo'][e]:7.2f}"
+            for x in (course, plain, loader)
+        ]
         print(f"{e + 1:>5} | " + " | ".join(f"{c:>25}" for c in cells))
 
     med = lambda x, key: statistics.median(x[key])  # noqa: E731
@@ -174,21 +193,29 @@ def main() -> None:
     print()
     for name, x in r.items():
         extra = f", peak CUDA {x['peak_cuda_mb']:.0f} MB" if "peak_cuda_mb" in x else ""
-        print(f"{name:>18}: median {med(x, 'train_seconds'):.2f} s/epoch training ({n / med(x, 'train_seconds'):,.0f} samples/s), "
-              f"{med(x, 'epoch_seconds'):.2f} s with test; final test nELBO {x['test_nelbo'][-1]:.2f}; "
-              f"peak RSS {x['peak_rss_mb']:.0f} MB{extra}")
+        print(
+            f"{name:>18}: median {med(x, 'train_seconds'):.2f} s/epoch training ({n / med(x, 'train_seconds'):,.0f} samples/s), "
+            f"{med(x, 'epoch_seconds'):.2f} s with test; final test nELBO {x['test_nelbo'][-1]:.2f}; "
+            f"peak RSS {x['peak_rss_mb']:.0f} MB{extra}"
+        )
     print("\nspeed-up over the DataLoader loop (median seconds per epoch):")
     for name, x in (("course (fused Adam)", course), ("course, same plain Adam", plain)):
-        print(f"  {name:>24}: {med(loader, 'train_seconds') / med(x, 'train_seconds'):.2f}x training pass, "
-              f"{med(loader, 'epoch_seconds') / med(x, 'epoch_seconds'):.2f}x training + test   (target >= 4x)")
+        print(
+            f"  {name:>24}: {med(loader, 'train_seconds') / med(x, 'train_seconds'):.2f}x training pass, "
+            f"{med(loader, 'epoch_seconds') / med(x, 'epoch_seconds'):.2f}x training + test   (target >= 4x)"
+        )
     for name, x in (("course (fused Adam)", course), ("course, same plain Adam", plain)):
         overhead = 1 - sum(x["model_seconds"]) / sum(x["train_seconds"])
         model_epoch = statistics.median(x["model_seconds"])
-        print(f"  {name:>24}: model work (forward, loss, backward, step) {model_epoch:.2f} s/epoch; "
-              f"loop overhead {100 * overhead:.1f}% (target < 10%); "
-              f"ceiling over the DataLoader loop {med(loader, 'train_seconds') / model_epoch:.2f}x")
-    print(f"final test nELBO, course - DataLoader: {course['test_nelbo'][-1] - loader['test_nelbo'][-1]:+.2f} nats "
-          f"(fused) and {plain['test_nelbo'][-1] - loader['test_nelbo'][-1]:+.2f} nats (plain Adam); target within 0.5")
+        print(
+            f"  {name:>24}: model work (forward, loss, backward, step) {model_epoch:.2f} s/epoch; "
+            f"loop overhead {100 * overhead:.1f}% (target < 10%); "
+            f"ceiling over the DataLoader loop {med(loader, 'train_seconds') / model_epoch:.2f}x"
+        )
+    print(
+        f"final test nELBO, course - DataLoader: {course['test_nelbo'][-1] - loader['test_nelbo'][-1]:+.2f} nats "
+        f"(fused) and {plain['test_nelbo'][-1] - loader['test_nelbo'][-1]:+.2f} nats (plain Adam); target within 0.5"
+    )
 
 
 if __name__ == "__main__":

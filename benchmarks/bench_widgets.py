@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -48,7 +48,9 @@ def test_split() -> tuple[Split, str]:
         return load_split("test", download=False), "MNIST test set"
     except (MNISTNotFoundError, OSError):
         g = torch.Generator().manual_seed(0)
-        return Split(torch.randint(0, 256, (10000, 28, 28), generator=g, dtype=torch.uint8), torch.arange(10000) % 10), "random images"
+        return Split(
+            torch.randint(0, 256, (10000, 28, 28), generator=g, dtype=torch.uint8), torch.arange(10000) % 10
+        ), "random images"
 
 
 def percentile(times: list[float], q: float) -> float:
@@ -77,6 +79,7 @@ def slider_move(sliders):
     def move(g):
         s = sliders[int(torch.randint(len(sliders), (1,), generator=g))]
         s.value = uniform(g, s.min, s.max)  # observe -> decode -> PNG -> Image.value
+
     return move
 
 
@@ -85,8 +88,11 @@ def report(rows: list, name: str, kind: str, times: list[float]) -> None:
     target = SINGLE if kind == "digit" else GRID
     ok = median < target[0] and p95 < target[1]
     rows.append((name, kind, median, p95, max(times), ok))
-    print(f"{name:<58} {kind:<5} median {median:6.2f} ms   p95 {p95:6.2f} ms   max {max(times):6.2f} ms   "
-          f"{'ok' if ok else 'ABOVE TARGET'}", flush=True)
+    print(
+        f"{name:<58} {kind:<5} median {median:6.2f} ms   p95 {p95:6.2f} ms   max {max(times):6.2f} ms   "
+        f"{'ok' if ok else 'ABOVE TARGET'}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -96,8 +102,11 @@ def main() -> None:
     threads = configure_threads()
     split, data_note = test_split()
     models = {name: course_model(name) for name in ("vae_main", "vae_2d", "ae_main", "ae_2d")}
-    print(f"torch {torch.__version__}, {threads} CPU threads, {args.moves} moves per widget; data: {data_note}; "
-          + ", ".join(f"{n} {state}" for n, (_, state) in models.items()) + "\n")
+    print(
+        f"torch {torch.__version__}, {threads} CPU threads, {args.moves} moves per widget; data: {data_note}; "
+        + ", ".join(f"{n} {state}" for n, (_, state) in models.items())
+        + "\n"
+    )
     vae, vae_2d, ae, ae_2d = (models[n][0] for n in ("vae_main", "vae_2d", "ae_main", "ae_2d"))
     images = split.x()[:16]
     rows: list = []
@@ -105,18 +114,44 @@ def main() -> None:
     panel = LatentSliders.for_model(vae_2d, split, k=2)
     report(rows, "LatentSliders, 2-D VAE (slider move)", "digit", measure(args.moves, slider_move(panel.sliders)))
     panel = LatentSliders.for_model(vae, split, k=6)
-    report(rows, "LatentSliders, 20-D VAE, 6 top-KL sliders (slider move)", "digit", measure(args.moves, slider_move(panel.sliders)))
-    report(rows, "LatentSliders, 20-D VAE ('random' button)", "digit", measure(args.moves, lambda g: panel.random_button.click()))
+    report(
+        rows,
+        "LatentSliders, 20-D VAE, 6 top-KL sliders (slider move)",
+        "digit",
+        measure(args.moves, slider_move(panel.sliders)),
+    )
+    report(
+        rows,
+        "LatentSliders, 20-D VAE ('random' button)",
+        "digit",
+        measure(args.moves, lambda g: panel.random_button.click()),
+    )
     for name, m in (("autoencoder", ae_2d), ("VAE", vae_2d)):
         explorer = LatentExplorer.for_model(m, split)
-        report(rows, f"LatentExplorer, 2-D {name} (digit + marker on scatter)", "digit",
-               measure(args.moves, slider_move([explorer.x_slider, explorer.y_slider])))
+        report(
+            rows,
+            f"LatentExplorer, 2-D {name} (digit + marker on scatter)",
+            "digit",
+            measure(args.moves, slider_move([explorer.x_slider, explorer.y_slider])),
+        )
     interp = Interpolation.for_models({"autoencoder": ae, "VAE": vae}, split)
-    report(rows, "Interpolation, AE + VAE 20-D (t slider: 2 digits)", "digit", measure(args.moves, slider_move([interp.t_slider])))
+    report(
+        rows,
+        "Interpolation, AE + VAE 20-D (t slider: 2 digits)",
+        "digit",
+        measure(args.moves, slider_move([interp.t_slider])),
+    )
     n = len(split)
-    report(rows, "Interpolation, AE + VAE 20-D (new endpoint: 2 strips of 9)", "grid",
-           measure(max(20, args.moves // 5), lambda g: setattr(interp.end_index, "value", int(torch.randint(n, (1,), generator=g)))))
-    vaes = {beta: vae_2d for beta in (0.5, 1, 2, 4)}  # same model: the switcher's cost does not depend on the weights
+    report(
+        rows,
+        "Interpolation, AE + VAE 20-D (new endpoint: 2 strips of 9)",
+        "grid",
+        measure(
+            max(20, args.moves // 5),
+            lambda g: setattr(interp.end_index, "value", int(torch.randint(n, (1,), generator=g))),
+        ),
+    )
+    vaes = dict.fromkeys((0.5, 1, 2, 4), vae_2d)  # same model: the switcher's cost does not depend on the weights
     switcher = ModelSwitcher({beta: vae_pictures(m, split[:2000], images) for beta, m in vaes.items()})
     options = list(switcher.slider.options)
 
@@ -125,8 +160,10 @@ def main() -> None:
 
     report(rows, "ModelSwitcher, 4 betas (slider move: swap 3 PNGs)", "grid", measure(args.moves, next_beta))
     build = measure(5, lambda g: vae_pictures(vae_2d, split, images), warmup=1)
-    print(f"\n(not interactive) rendering one model's 3 pictures for ModelSwitcher.for_vaes, 10,000 test codes: "
-          f"median {statistics.median(build):.0f} ms")
+    print(
+        f"\n(not interactive) rendering one model's 3 pictures for ModelSwitcher.for_vaes, 10,000 test codes: "
+        f"median {statistics.median(build):.0f} ms"
+    )
     print("\n| widget | update | median | p95 | target met |\n|---|---|---|---|---|")
     for name, kind, median, p95, _, ok in rows:
         print(f"| {name} | {kind} | {median:.1f} ms | {p95:.1f} ms | {'yes' if ok else 'no'} |")

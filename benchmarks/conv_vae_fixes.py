@@ -26,15 +26,15 @@ from vae_helpers.utils import setup
 
 # name -> (latent_dim, decoder channels, beta, epochs[, KL warm-up epochs])
 VARIANTS = {
-    "base": (20, (32, 16), 1.0, 5),          # notebook 05's conv VAE
-    "epochs10": (20, (32, 16), 1.0, 10),     # twice the training
-    "latent8": (8, (32, 16), 1.0, 5),        # fewer directions to fill
-    "beta2": (20, (32, 16), 2.0, 5),         # information dearer
-    "wide": (20, (64, 32), 1.0, 5),          # a wider network
-    "beta4": (20, (32, 16), 4.0, 5),         # information much dearer
+    "base": (20, (32, 16), 1.0, 5),  # notebook 05's conv VAE
+    "epochs10": (20, (32, 16), 1.0, 10),  # twice the training
+    "latent8": (8, (32, 16), 1.0, 5),  # fewer directions to fill
+    "beta2": (20, (32, 16), 2.0, 5),  # information dearer
+    "wide": (20, (64, 32), 1.0, 5),  # a wider network
+    "beta4": (20, (32, 16), 4.0, 5),  # information much dearer
     "beta2_epochs10": (20, (32, 16), 2.0, 10),  # both of the two that helped most
-    "epochs20": (20, (32, 16), 1.0, 20),     # four times the training
-    "warmup": (20, (32, 16), 1.0, 5, 2),     # the MLP VAE's KL warm-up, over the first 2 epochs
+    "epochs20": (20, (32, 16), 1.0, 20),  # four times the training
+    "warmup": (20, (32, 16), 1.0, 5, 2),  # the MLP VAE's KL warm-up, over the first 2 epochs
 }
 
 
@@ -56,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99))
             start = time.perf_counter()
             batches = mnist.train.batches(128, seed=seed)
-            loss = (losses.vae_loss_with_warmup(warmup[0] * len(batches), beta=beta) if warmup
-                    else functools.partial(losses.vae_loss, beta=beta))
+            loss = (
+                losses.vae_loss_with_warmup(warmup[0] * len(batches), beta=beta)
+                if warmup
+                else functools.partial(losses.vae_loss, beta=beta)
+            )
             fit(model, batches, optimizer, loss, epochs, verbose=False)
             seconds = time.perf_counter() - start
             torch.manual_seed(0)
@@ -67,13 +70,18 @@ def main(argv: list[str] | None = None) -> int:
                 share = recognised(judge, torch.sigmoid(model.decode(z))).share
             active = int((losses.kl_per_dimension(*encode_split(model, mnist.test)) > 0.1).sum())
             results.setdefault(name, []).append((share, nelbo, seconds, active))
-            print(f"{name:9s} seed {seed}: samples confidently a digit {share:5.1%}  test -ELBO {nelbo:6.1f}  "
-                  f"active dims {active:2d}/{latent}  {seconds:5.0f} s", flush=True)
+            print(
+                f"{name:9s} seed {seed}: samples confidently a digit {share:5.1%}  test -ELBO {nelbo:6.1f}  "
+                f"active dims {active:2d}/{latent}  {seconds:5.0f} s",
+                flush=True,
+            )
     print("\nmedians over seeds:")
     for name, rows in results.items():
         share, nelbo, seconds, active = (statistics.median(col) for col in zip(*rows))
-        print(f"{name:9s} share {share:5.1%} (min {min(r[0] for r in rows):.1%})  -ELBO {nelbo:6.1f}  "
-              f"active {active:4.1f}  {seconds:5.0f} s")
+        print(
+            f"{name:9s} share {share:5.1%} (min {min(r[0] for r in rows):.1%})  -ELBO {nelbo:6.1f}  "
+            f"active {active:4.1f}  {seconds:5.0f} s"
+        )
     return 0
 
 

@@ -54,9 +54,18 @@ FIGURES: dict[str, dict[str, tuple[str, tuple[str, float, float] | None]]] = {
         "conv AE test BCE": (rf"convolutional {NUMBER} nats", None),
         "denoiser gain at noise 0.25": (rf"noise 0.25: MSE .*\({NUMBER}x closer", (">", 1.0, 1.0)),
         "denoiser gain at noise 0.5": (rf"noise 0.5: MSE .*\({NUMBER}x closer", (">", 1.0, 1.0)),
-        "2-D path inner points no digit, %": (rf"2-D: of the 1,600 points .* {NUMBER}% are no digit", (">", 20.0, 20.0)),
-        "20-D path inner points no digit, %": (rf"20-D: of the 1,600 points .* {NUMBER}% are no digit", (">", 20.0, 20.0)),
-        "20-D path inner points a third digit, %": (rf"20-D: of the 1,600 points .*, {NUMBER}% a digit of neither", (">", 0.0, 0.0)),
+        "2-D path inner points no digit, %": (
+            rf"2-D: of the 1,600 points .* {NUMBER}% are no digit",
+            (">", 20.0, 20.0),
+        ),
+        "20-D path inner points no digit, %": (
+            rf"20-D: of the 1,600 points .* {NUMBER}% are no digit",
+            (">", 20.0, 20.0),
+        ),
+        "20-D path inner points a third digit, %": (
+            rf"20-D: of the 1,600 points .*, {NUMBER}% a digit of neither",
+            (">", 0.0, 0.0),
+        ),
     },
     "04": {
         "vae_main test -ELBO": (rf"test negative ELBO: {NUMBER} nats per image", ("<", *zoo.MAX_TEST_LOSS["vae_main"])),
@@ -69,15 +78,24 @@ FIGURES: dict[str, dict[str, tuple[str, tuple[str, float, float] | None]]] = {
         "2-D grid cells confidently a digit, %": (rf"the 400 cells of the grid: {NUMBER}%", None),
         "grid: neighbouring cells' pixel difference": (rf"between neighbouring cells {NUMBER}", None),
         "grid: random pairs' pixel difference": (rf"between random pairs of cells {NUMBER}", None),
-        "VAE path inner points confidently a digit, %": (rf"VAE: of the 1,600 points inside 200 paths, {NUMBER}%", None),
-        "AE path inner points confidently a digit, %": (rf"autoencoder: of the 1,600 points inside 200 paths, {NUMBER}%", None),
+        "VAE path inner points confidently a digit, %": (
+            rf"VAE: of the 1,600 points inside 200 paths, {NUMBER}%",
+            None,
+        ),
+        "AE path inner points confidently a digit, %": (
+            rf"autoencoder: of the 1,600 points inside 200 paths, {NUMBER}%",
+            None,
+        ),
     },
     "05": {
         "KL-only model KL": (rf"KL-only model: KL {NUMBER} nats", ("<", 0.05, 0.05)),
         "KL-only model output spread": (rf"16 different digits {NUMBER}", ("<", 0.01, 0.01)),
         "recon-only KL / both KL": (rf"nats, {NUMBER}x that of the model trained on both", (">", 2.0, 2.0)),
         "conv VAE test -ELBO": (rf"Conv VAE test negative ELBO: {NUMBER}", ("<", 120.0, 200.0)),
-        "recon-only samples confidently a digit, %": (rf"reconstruction only: .*confidently a digit:\s+{NUMBER}%", None),
+        "recon-only samples confidently a digit, %": (
+            rf"reconstruction only: .*confidently a digit:\s+{NUMBER}%",
+            None,
+        ),
         "recon-only classes covered": (rf"reconstruction only: .*of {NUMBER} classes", None),
         "both: samples confidently a digit, %": (rf"both \(notebook 04\): .*confidently a digit:\s+{NUMBER}%", None),
         "both: classes covered": (rf"both \(notebook 04\): .*of {NUMBER} classes", None),
@@ -88,7 +106,10 @@ FIGURES: dict[str, dict[str, tuple[str, tuple[str, float, float] | None]]] = {
         "channel: largest |KL - log messages|, nats": (rf"log of its message count: {NUMBER} nats", None),
         "sharpness, reconstructions, cross-entropy": (rf"VAE, cross-entropy\s+{NUMBER}", None),
         "sharpness, reconstructions, squared error": (rf"VAE, squared error\s+{NUMBER}", None),
-        "MLP VAE samples confidently a digit, %": (rf"MLP VAE \(notebook 04\)\s+[\d,]+(?:\s+\S+){{5}}\s+{NUMBER}%", None),
+        "MLP VAE samples confidently a digit, %": (
+            rf"MLP VAE \(notebook 04\)\s+[\d,]+(?:\s+\S+){{5}}\s+{NUMBER}%",
+            None,
+        ),
         "conv VAE samples confidently a digit, %": (rf"conv VAE\s+[\d,]+(?:\s+\S+){{5}}\s+{NUMBER}%", None),
         "MLP VAE active dims": (rf"MLP VAE \(notebook 04\)\s+[\d,]+(?:\s+\S+){{4}}\s+{NUMBER}", None),
         "conv VAE active dims": (rf"conv VAE\s+[\d,]+(?:\s+\S+){{4}}\s+{NUMBER}", None),
@@ -106,8 +127,13 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int) -> tuple[str, li
     try:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         seconds = time.perf_counter() - start
     finally:
         os.environ.clear()
@@ -139,20 +165,38 @@ def main(argv: list[str] | None = None) -> int:
     for number, isa, threads, seed in itertools.product(args.notebooks, args.isa, args.threads, args.seeds):
         path = next(ROOT.glob(f"notebooks/{number}_*.ipynb"))
         with tempfile.TemporaryDirectory(prefix="spread-checkpoints-") as checkpoints:
-            env = {**ISA_ENV[isa], "VAE_SEED": str(seed), "VAE_NUM_THREADS": str(threads), "VAE_DEVICE": "cpu",
-                   "VAE_FAST": "1" if args.fast else "0", "VAE_RETRAIN": "1", "VAE_CHECKPOINT_DIR": checkpoints,
-                   "MPLBACKEND": "Agg"}
+            env = {
+                **ISA_ENV[isa],
+                "VAE_SEED": str(seed),
+                "VAE_NUM_THREADS": str(threads),
+                "VAE_DEVICE": "cpu",
+                "VAE_FAST": "1" if args.fast else "0",
+                "VAE_RETRAIN": "1",
+                "VAE_CHECKPOINT_DIR": checkpoints,
+                "MPLBACKEND": "Agg",
+            }
             text, errors, seconds = run_notebook(path, env, args.timeout)
         figures = {}
         for name, (pattern, _) in FIGURES[number].items():
             found = re.findall(pattern, text)
             figures[name] = float(found[-1]) if found else None
-        run = {"notebook": number, "isa": isa, "threads": threads, "seed": seed, "fast": args.fast,
-               "seconds": round(seconds, 1), "errors": errors, "figures": figures}
+        run = {
+            "notebook": number,
+            "isa": isa,
+            "threads": threads,
+            "seed": seed,
+            "fast": args.fast,
+            "seconds": round(seconds, 1),
+            "errors": errors,
+            "figures": figures,
+        }
         runs.append(run)
         shown = "  ".join(f"{k} {v:.4g}" if v is not None else f"{k} MISSING" for k, v in figures.items())
-        print(f"{path.name} {'fast' if args.fast else 'full'} isa {isa:7s} threads {threads} seed {seed}: "
-              f"{'OK' if not errors else 'ERRORS ' + '; '.join(errors)}  {seconds:.0f} s  |  {shown}", flush=True)
+        print(
+            f"{path.name} {'fast' if args.fast else 'full'} isa {isa:7s} threads {threads} seed {seed}: "
+            f"{'OK' if not errors else 'ERRORS ' + '; '.join(errors)}  {seconds:.0f} s  |  {shown}",
+            flush=True,
+        )
 
     print(f"\nover {len(runs)} runs ({'fast' if args.fast else 'full'} mode):")
     failed = 0

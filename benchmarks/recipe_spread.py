@@ -66,11 +66,19 @@ def one_run(recipe_name: str, seed: int, fast: bool, settings: list[str]) -> dic
     start = time.perf_counter()
     history = zoo.train_recipe(model, recipe, mnist, fast, seed=seed)
     last = history.epochs[-1]
-    return {"recipe": recipe_name, "settings": settings, "seed": seed, "threads": threads, "fast": fast,
-            "isa": os.environ.get("ATEN_CPU_CAPABILITY", "default"), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "epochs": len(history), "train_seconds": round(sum(history["train_seconds"]), 1),
-            "wall_seconds": round(time.perf_counter() - start, 1),
-            **{k: round(v, 3) for k, v in last.items() if k.startswith("test_")}}
+    return {
+        "recipe": recipe_name,
+        "settings": settings,
+        "seed": seed,
+        "threads": threads,
+        "fast": fast,
+        "isa": os.environ.get("ATEN_CPU_CAPABILITY", "default"),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "epochs": len(history),
+        "train_seconds": round(sum(history["train_seconds"]), 1),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        **{k: round(v, 3) for k, v in last.items() if k.startswith("test_")},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--isa", nargs="+", default=["default"], choices=sorted(ISA_ENV))
     parser.add_argument("--fast", action="store_true", help="fast mode (5,000 training images)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="change a field of the recipe, e.g. --set activation=relu --set 'betas=(0.9, 0.999)'")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a field of the recipe, e.g. --set activation=relu --set 'betas=(0.9, 0.999)'",
+    )
     parser.add_argument("--out", help="also write every run to this JSON file")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a single run, in this process
     args = parser.parse_args(argv)
@@ -92,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for isa, threads, seed in itertools.product(args.isa, args.threads, args.seeds):
         env = {**os.environ, **ISA_ENV[isa], "VAE_NUM_THREADS": str(threads), "VAE_DEVICE": "cpu"}
-        cmd = [sys.executable, __file__, "--one", "--recipe", args.recipe, "--seeds", str(seed)] + (["--fast"] if args.fast else [])
+        cmd = [sys.executable, __file__, "--one", "--recipe", args.recipe, "--seeds", str(seed)] + (
+            ["--fast"] if args.fast else []
+        )
         cmd += [f"--set={item}" for item in args.set]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode:
@@ -101,8 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         run = json.loads(out.stdout.strip().splitlines()[-1])
         runs.append(run)
         shown = "  ".join(f"{k} {v:.2f}" for k, v in run.items() if k.startswith("test_"))
-        print(f"{args.recipe} {'fast' if args.fast else 'full'}  isa {isa:7s} (torch: {run['cpu_capability']:6s})  "
-              f"threads {threads}  seed {seed}:  {shown}  ({run['train_seconds']:.0f} s training)", flush=True)
+        print(
+            f"{args.recipe} {'fast' if args.fast else 'full'}  isa {isa:7s} (torch: {run['cpu_capability']:6s})  "
+            f"threads {threads}  seed {seed}:  {shown}  ({run['train_seconds']:.0f} s training)",
+            flush=True,
+        )
     print(f"\nover {len(runs)} runs{' with ' + ', '.join(args.set) if args.set else ''}:")
     for key in [k for k in runs[0] if k.startswith("test_")] + ["train_seconds"]:
         values = [r[key] for r in runs]

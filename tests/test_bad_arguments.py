@@ -109,8 +109,10 @@ BAD_CALLS = [
     (lambda: training.encode_split(ae(), SPLIT, batch_size=0), "batch_size"),
     (lambda: training.evaluate(ae(), [(X, None)], "ae_loss"), "loss_fn"),
     (lambda: training.evaluate(ae(), [], losses.ae_loss), "data"),
-    (lambda: training.fit(ae(), [torch.tensor(1.0)], sgd(ae()), lambda m, b: (m.decode(Z).sum(), {}), num_epochs=1),
-     "batch"),
+    (
+        lambda: training.fit(ae(), [torch.tensor(1.0)], sgd(ae()), lambda m, b: (m.decode(Z).sum(), {}), num_epochs=1),
+        "batch",
+    ),
     (lambda: training.fit(ae(), [("x", "y")], sgd(ae()), lambda m, b: (m.decode(Z).sum(), {}), num_epochs=1), "batch"),
     (lambda: History()[3], "metric name"),
     # data

@@ -43,7 +43,7 @@ def test_batches_are_float_in_unit_range(mnist):
     sizes = []
     for x, y in batches:
         assert x.dtype == torch.float32 and x.shape[1:] == (1, 28, 28)
-        assert 0.0 <= x.min() and x.max() <= 1.0
+        assert x.min() >= 0.0 and x.max() <= 1.0
         sizes.append(len(y))
     assert sizes[-1] == 10_000 % 128 and sum(sizes) == 10_000
     x, _ = next(iter(batches))
@@ -146,7 +146,6 @@ def test_fixed_test_batch_is_the_same_every_time(mnist):
 
 
 def test_course_mnist_is_all_of_mnist_or_fast_modes_subsets(mnist, monkeypatch):
-    from vae_helpers import data
 
     fast, full = data.course_mnist(True), data.course_mnist(False)
     assert (len(fast.train), len(fast.test)) == (data.FAST_TRAIN_SUBSET, data.FAST_TEST_SUBSET) == (5_000, 2_000)
@@ -181,7 +180,9 @@ def test_examples_are_a_seeded_choice_of_distinct_images_with_their_labels():
     assert torch.equal(x, again)
     assert not torch.equal(y, examples(split, 7, seed=4)[1])
     assert examples(split, 50)[1].sort().values.tolist() == list(range(50))  # n may be the whole split
-    assert len(examples(split)[1]) == 10 and examples(per_class_split(1), one_per_class=True)[1].tolist() == list(range(10))
+    assert len(examples(split)[1]) == 10 and examples(per_class_split(1), one_per_class=True)[1].tolist() == list(
+        range(10)
+    )
     with pytest.raises(ValueError, match="n=51"):
         examples(split, 51)
 

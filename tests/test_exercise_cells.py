@@ -35,8 +35,11 @@ def bound_names(source):
 
 
 def check_calls(source):
-    return [node for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CHECKS]
+    return [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CHECKS
+    ]
 
 
 def exercises_in(path):

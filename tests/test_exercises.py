@@ -40,8 +40,8 @@ def bce(logits, x):
 
 
 def bce_numpy(logits, x):
-    l, x = logits.numpy().astype(np.float64), x.numpy().astype(np.float64)
-    return np.maximum(l, 0) - l * x + np.log1p(np.exp(-np.abs(l)))
+    logits, x = logits.numpy().astype(np.float64), x.numpy().astype(np.float64)
+    return np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
 
 
 def interpolate(z0, z1, steps):
@@ -75,19 +75,19 @@ def kl(mu, logvar):
 
 def kl_numpy(mu, logvar):
     m, lv = mu.numpy().astype(np.float64), logvar.numpy().astype(np.float64)
-    return 0.5 * (m ** 2 + np.exp(lv) - lv - 1).sum(axis=1)
+    return 0.5 * (m**2 + np.exp(lv) - lv - 1).sum(axis=1)
 
 
 def mean_gradient(images):
     dx = images[..., :-1, 1:] - images[..., :-1, :-1]
     dy = images[..., 1:, :-1] - images[..., :-1, :-1]
-    return (dx ** 2 + dy ** 2).sqrt().flatten(start_dim=1).mean(dim=1)
+    return (dx**2 + dy**2).sqrt().flatten(start_dim=1).mean(dim=1)
 
 
 def mean_gradient_numpy(images):
     x = images.numpy().astype(np.float64)
     dx, dy = x[..., :-1, 1:] - x[..., :-1, :-1], x[..., 1:, :-1] - x[..., :-1, :-1]
-    return np.sqrt(dx ** 2 + dy ** 2).reshape(len(x), -1).mean(axis=1)
+    return np.sqrt(dx**2 + dy**2).reshape(len(x), -1).mean(axis=1)
 
 
 RIGHT = {
@@ -100,7 +100,7 @@ RIGHT = {
     "check_conv_transpose_params": [
         ("int", conv_params),
         ("numpy int64", lambda *a: np.int64(conv_params(*a))),
-        ("whole float", lambda i, o, k: i * o * k ** 2.0 + o),
+        ("whole float", lambda i, o, k: i * o * k**2.0 + o),
     ],
     "check_onehot_input_params": [
         ("int", onehot_params),
@@ -115,10 +115,10 @@ RIGHT = {
     ],
     "check_bce_with_logits": [
         ("float32", bce),
-        ("float64", lambda l, x: bce(l.double(), x.double())),
+        ("float64", lambda logits, x: bce(logits.double(), x.double())),
         ("numpy", bce_numpy),
-        ("logsigmoid", lambda l, x: -(x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l))),
-        ("softplus", lambda l, x: F.softplus(l) - l * x),
+        ("logsigmoid", lambda logits, x: -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits))),
+        ("softplus", lambda logits, x: F.softplus(logits) - logits * x),
     ],
     "check_interpolate": [
         ("float32", interpolate),
@@ -129,7 +129,10 @@ RIGHT = {
     ],
     "check_reparameterize": [  # a NumPy answer cannot pass: it carries no gradient (see WRONG)
         ("float32", reparameterize),
-        ("float64", lambda mu, lv: mu.double() + torch.exp(0.5 * lv.double()) * torch.randn_like(mu, dtype=torch.float64)),
+        (
+            "float64",
+            lambda mu, lv: mu.double() + torch.exp(0.5 * lv.double()) * torch.randn_like(mu, dtype=torch.float64),
+        ),
         ("list of rows", reparameterize_rows),
         ("rsample", lambda mu, lv: torch.distributions.Normal(mu, torch.exp(0.5 * lv)).rsample()),
     ],
@@ -138,7 +141,7 @@ RIGHT = {
         ("float64", lambda mu, lv: kl(mu.double(), lv.double())),
         ("numpy", kl_numpy),
         ("list", lambda mu, lv: kl(mu, lv).tolist()),
-        ("paper's form", lambda mu, lv: -0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp(), dim=1)),
+        ("paper's form", lambda mu, lv: -0.5 * torch.sum(1 + lv - mu**2 - lv.exp(), dim=1)),
     ],
     "check_sharpness": [
         ("float32", mean_gradient),
@@ -167,13 +170,13 @@ def bce_python_max(logits, x):
 def sharpness_uncropped(images):  # a learner's: dx (H, W-1) and dy (H-1, W) do not fit together
     dx = images[..., :, 1:] - images[..., :, :-1]
     dy = images[..., 1:, :] - images[..., :-1, :]
-    return torch.sqrt(dx ** 2 + dy ** 2).flatten(start_dim=1).mean(dim=1)
+    return torch.sqrt(dx**2 + dy**2).flatten(start_dim=1).mean(dim=1)
 
 
 def sharpness_other_corner(images):
     dx = images[..., 1:, 1:] - images[..., 1:, :-1]
     dy = images[..., 1:, :-1] - images[..., :-1, :-1]
-    return (dx ** 2 + dy ** 2).sqrt().flatten(start_dim=1).mean(dim=1)
+    return (dx**2 + dy**2).sqrt().flatten(start_dim=1).mean(dim=1)
 
 
 def one_hot_columns(index, n):
@@ -196,7 +199,14 @@ def two_numbers(*args):
     return np.array([28, 28])
 
 
-CLASSIC_SIZES = {(1, 7, 1, 0): 7, (7, 4, 2, 1): 14, (14, 4, 2, 1): 28, (5, 3, 1, 1): 5, (4, 3, 2, 0): 9, (10, 5, 3, 2): 28}
+CLASSIC_SIZES = {
+    (1, 7, 1, 0): 7,
+    (7, 4, 2, 1): 14,
+    (14, 4, 2, 1): 28,
+    (5, 3, 1, 1): 5,
+    (4, 3, 2, 0): 9,
+    (10, 5, 3, 2): 28,
+}
 CLASSIC_PARAMS = {(8, 32, 7): 12576, (32, 16, 4): 8208, (16, 1, 4): 257, (1, 64, 7): 3200, (3, 5, 2): 65}
 
 
@@ -230,7 +240,11 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("kernel not squared, no bias", lambda i, o, k: i * o * k, "square it, and add one bias"),
         ("2-element array", two_numbers, "one whole number"),
         ("stub", lambda i, o, k: ..., "Not attempted"),
-        ("memorized the classic layers", memorized(CLASSIC_PARAMS, lambda i, o, k: i * o * k * k), "its own k x k kernel"),
+        (
+            "memorized the classic layers",
+            memorized(CLASSIC_PARAMS, lambda i, o, k: i * o * k * k),
+            "its own k x k kernel",
+        ),
     ],
     "check_onehot_input_params": [
         ("no kernel", lambda n, c, k: n * c + c, "kernel x kernel"),
@@ -252,28 +266,49 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("almost 1", lambda index, n: one_hot(index, n) * 0.999, "exactly 1.0"),
         ("(rows, n) tuple", lambda index, n: (one_hot(index, n), n), "tuple"),
         ("int list", lambda index, n: F.one_hot(index, n).tolist(), "floats"),
-        ("wrong for six indices only", lambda index, n: one_hot(index, n) * (len(index) != 6), "index=[0, 1, 2, 3, 4, 5]"),
+        (
+            "wrong for six indices only",
+            lambda index, n: one_hot(index, n) * (len(index) != 6),
+            "index=[0, 1, 2, 3, 4, 5]",
+        ),
         ("one column too many", lambda index, n: F.one_hot(index, n + 1).float(), "expected one tensor of shape"),
     ],
     "check_bce_with_logits": [
         ("log(sigmoid)", bce_naive_sigmoid, "exp(l) overflows"),
-        ("log(1 + exp(l))", lambda l, x: torch.log(1 + torch.exp(l)) - l * x, "inf or nan"),
-        ("softplus by hand, logits clamped to +-80",
-         lambda l, x: torch.log1p(torch.exp(l.clamp(-80, 80))) - l.clamp(-80, 80) * x, "do not clamp"),
+        ("log(1 + exp(l))", lambda logits, x: torch.log(1 + torch.exp(logits)) - logits * x, "inf or nan"),
+        (
+            "softplus by hand, logits clamped to +-80",
+            lambda logits, x: torch.log1p(torch.exp(logits.clamp(-80, 80))) - logits.clamp(-80, 80) * x,
+            "do not clamp",
+        ),
         ("torch.max(logits, 0)", bce_torch_max, "(values, indices)"),
         ("Python max(logits, 0)", bce_python_max, "Python's max"),
-        ("torch.max(logits, 0)[0]", lambda l, x: torch.max(l, 0)[0] - l * x + torch.log1p(torch.exp(-l.abs())),
-         "largest logit of each column"),
-        ("log1p term missing", lambda l, x: l.clamp(min=0) - l * x, "is missing"),
-        ("sign of l * x", lambda l, x: l.clamp(min=0) + l * x + torch.log1p(torch.exp(-l.abs())), "sign"),
-        ("summed", lambda l, x: bce(l, x).sum(), "one loss per pixel"),
-        ("returns (loss, mean) tuple", lambda l, x: (bce(l, x), bce(l, x).mean()), "tuple"),
+        (
+            "torch.max(logits, 0)[0]",
+            lambda logits, x: torch.max(logits, 0)[0] - logits * x + torch.log1p(torch.exp(-logits.abs())),
+            "largest logit of each column",
+        ),
+        ("log1p term missing", lambda logits, x: logits.clamp(min=0) - logits * x, "is missing"),
+        (
+            "sign of l * x",
+            lambda logits, x: logits.clamp(min=0) + logits * x + torch.log1p(torch.exp(-logits.abs())),
+            "sign",
+        ),
+        ("summed", lambda logits, x: bce(logits, x).sum(), "one loss per pixel"),
+        ("returns (loss, mean) tuple", lambda logits, x: (bce(logits, x), bce(logits, x).mean()), "tuple"),
     ],
     "check_interpolate": [
-        ("arange(n) / n", lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.arange(n) / n]), "stops short"),
+        (
+            "arange(n) / n",
+            lambda z0, z1, n: torch.stack([z0 + (z1 - z0) * t for t in torch.arange(n) / n]),
+            "stops short",
+        ),
         ("reversed", lambda z0, z1, n: interpolate(z1, z0, n), "from z1 to z0"),
-        ("t not a column", lambda z0, z1, n: (1 - torch.linspace(0, 1, n)) * z0 + torch.linspace(0, 1, n) * z1,
-         "t[:, None]"),
+        (
+            "t not a column",
+            lambda z0, z1, n: (1 - torch.linspace(0, 1, n)) * z0 + torch.linspace(0, 1, n) * z1,
+            "t[:, None]",
+        ),
         ("transposed", lambda z0, z1, n: interpolate(z0, z1, n).T, "transposed"),
         ("steps + 1 points", lambda z0, z1, n: interpolate(z0, z1, n + 1), "both ends"),
         ("endpoints only", lambda z0, z1, n: torch.stack([z0, z1]), "shape (5, 3)"),
@@ -282,61 +317,118 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ("t squared", lambda z0, z1, n: z0 + (z1 - z0) * torch.linspace(0, 1, n)[:, None] ** 2, "evenly spaced"),
     ],
     "check_reparameterize": [
-        ("exp(logvar) as std", lambda mu, lv: mu + torch.exp(lv) * torch.randn_like(mu), "exp(logvar) as the standard deviation"),
+        (
+            "exp(logvar) as std",
+            lambda mu, lv: mu + torch.exp(lv) * torch.randn_like(mu),
+            "exp(logvar) as the standard deviation",
+        ),
         ("sqrt(sigma)", lambda mu, lv: mu + torch.exp(0.25 * lv) * torch.randn_like(mu), "your spread is sqrt(sigma)"),
         ("sign of the exponent", lambda mu, lv: mu + torch.exp(-0.5 * lv) * torch.randn_like(mu), "the sign"),
         ("sqrt(logvar)", lambda mu, lv: mu + torch.sqrt(lv) * torch.randn_like(mu), "inf or nan"),
         ("no noise", lambda mu, lv: mu + 0 * lv, "z equals mu"),
         ("noise shifted", lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.randn_like(mu) + 0.2), "sigma away from mu"),
         ("columns correlated", reparameterize_columns_correlated, "is correlated"),
-        ("spread off", lambda mu, lv: mu + 1.5 * torch.exp(0.5 * lv) * torch.randn_like(mu), "with eps from a standard normal"),
+        (
+            "spread off",
+            lambda mu, lv: mu + 1.5 * torch.exp(0.5 * lv) * torch.randn_like(mu),
+            "with eps from a standard normal",
+        ),
         ("logvar as std", lambda mu, lv: mu + lv * torch.randn_like(mu), "not the standard deviation"),
         ("sigma forgotten", lambda mu, lv: mu + torch.randn_like(mu), "eps is not scaled"),
-        ("logvar clamped to +-4", lambda mu, lv: mu + torch.exp(0.5 * lv.clamp(-4, 4)) * torch.randn_like(mu), "do not clamp"),
+        (
+            "logvar clamped to +-4",
+            lambda mu, lv: mu + torch.exp(0.5 * lv.clamp(-4, 4)) * torch.randn_like(mu),
+            "do not clamp",
+        ),
         ("uniform [0, 1)", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.rand_like(mu), "never negative"),
-        ("uniform, unit variance",
-         lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.rand_like(mu) - 0.5) * math.sqrt(12), "not normally distributed"),
-        ("+-1 noise", lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.randint_like(mu, 2) * 2 - 1), "only a few values"),
+        (
+            "uniform, unit variance",
+            lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.rand_like(mu) - 0.5) * math.sqrt(12),
+            "not normally distributed",
+        ),
+        (
+            "+-1 noise",
+            lambda mu, lv: mu + torch.exp(0.5 * lv) * (torch.randint_like(mu, 2) * 2 - 1),
+            "only a few values",
+        ),
         ("Laplace, unit variance", laplace, "not normally distributed"),
         ("torch.normal", lambda mu, lv: torch.normal(mu, torch.exp(0.5 * lv)), "torch.normal"),
-        ("torch.normal, detached", lambda mu, lv: torch.normal(mu.detach(), torch.exp(0.5 * lv.detach())), "not connected"),
-        ("NumPy", lambda mu, lv: mu.detach().numpy() + np.exp(0.5 * lv.detach().numpy()) * np.random.randn(*mu.shape),
-         "not connected"),
+        (
+            "torch.normal, detached",
+            lambda mu, lv: torch.normal(mu.detach(), torch.exp(0.5 * lv.detach())),
+            "not connected",
+        ),
+        (
+            "NumPy",
+            lambda mu, lv: mu.detach().numpy() + np.exp(0.5 * lv.detach().numpy()) * np.random.randn(*mu.shape),
+            "not connected",
+        ),
         ("sigma detached", lambda mu, lv: mu + torch.exp(0.5 * lv).detach() * torch.randn_like(mu), "logvar"),
-        ("same eps for every row", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[-1]), "every example"),
-        ("same eps for every dimension", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(*mu.shape[:-1], 1),
-         "same noise"),
-        ("2-D shape hard-coded", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[0], mu.shape[1]),
-         "randn_like"),
+        (
+            "same eps for every row",
+            lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[-1]),
+            "every example",
+        ),
+        (
+            "same eps for every dimension",
+            lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(*mu.shape[:-1], 1),
+            "same noise",
+        ),
+        (
+            "2-D shape hard-coded",
+            lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[0], mu.shape[1]),
+            "randn_like",
+        ),
         ("seeded inside", reparameterize_seeded, "two calls"),
         ("returns (z, eps)", lambda mu, lv: (reparameterize(mu, lv), torch.randn_like(mu)), "tuple"),
     ],
     "check_kl": [
-        ("-1 missing", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv).sum(dim=1), "-1 inside the sum"),
-        ("factor 1/2 missing", lambda mu, lv: (mu ** 2 + lv.exp() - lv - 1).sum(dim=1), "factor 1/2"),
-        ("mean over dimensions", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).mean(dim=1), "use sum"),
+        ("-1 missing", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(dim=1), "-1 inside the sum"),
+        ("factor 1/2 missing", lambda mu, lv: (mu**2 + lv.exp() - lv - 1).sum(dim=1), "factor 1/2"),
+        ("mean over dimensions", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(dim=1), "use sum"),
         ("logvar clamped to +-4", lambda mu, lv: kl(mu, lv.clamp(-4, 4)), "do not clamp"),
         ("mu clamped to +-5", lambda mu, lv: kl(mu.clamp(-5, 5), lv), "do not clamp"),
-        ("no sum", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1), ".sum(dim=1)"),
-        ("sum over the batch", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(dim=0), "summed over the batch"),
-        ("sum over everything", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(), "not .sum() over everything"),
+        ("no sum", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1), ".sum(dim=1)"),
+        ("sum over the batch", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).sum(dim=0), "summed over the batch"),
+        ("sum over everything", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).sum(), "not .sum() over everything"),
         ("sign", lambda mu, lv: -kl(mu, lv), "never negative"),
-        ("sigma for the variance", lambda mu, lv: 0.5 * (mu ** 2 + (0.5 * lv).exp() - lv - 1).sum(dim=1), "KL = 0.5 * sum"),
+        (
+            "sigma for the variance",
+            lambda mu, lv: 0.5 * (mu**2 + (0.5 * lv).exp() - lv - 1).sum(dim=1),
+            "KL = 0.5 * sum",
+        ),
     ],
     "check_sharpness": [
         ("dx and dy not cropped", sharpness_uncropped, "crop both"),
         ("horizontal only", lambda x: (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1), "only the horizontal"),
-        ("|dx| + |dy|", lambda x: ((x[..., :-1, 1:] - x[..., :-1, :-1]).abs() + (x[..., 1:, :-1] - x[..., :-1, :-1]).abs())
-         .flatten(1).mean(1), "not |dx| + |dy|"),
-        ("no square root", lambda x: ((x[..., :-1, 1:] - x[..., :-1, :-1]) ** 2 + (x[..., 1:, :-1] - x[..., :-1, :-1]) ** 2)
-         .flatten(1).mean(1), "square root"),
+        (
+            "|dx| + |dy|",
+            lambda x: (
+                ((x[..., :-1, 1:] - x[..., :-1, :-1]).abs() + (x[..., 1:, :-1] - x[..., :-1, :-1]).abs())
+                .flatten(1)
+                .mean(1)
+            ),
+            "not |dx| + |dy|",
+        ),
+        (
+            "no square root",
+            lambda x: (
+                ((x[..., :-1, 1:] - x[..., :-1, :-1]) ** 2 + (x[..., 1:, :-1] - x[..., :-1, :-1]) ** 2)
+                .flatten(1)
+                .mean(1)
+            ),
+            "square root",
+        ),
         ("sum per image", lambda x: mean_gradient(x) * (x.shape[-1] - 1) * (x.shape[-2] - 1), "not the sum"),
         ("mean over the batch", lambda x: mean_gradient(x).mean(), "one number per image"),
         ("(B, 1) kept", lambda x: mean_gradient(x)[:, None], "flatten each image"),
         ("squeezed", lambda x: mean_gradient(x)[:, None].squeeze(), "batch of one image"),
         ("other corner", sharpness_other_corner, "same (H-1) x (W-1) pixels"),
-        ("central differences", lambda x: torch.stack(torch.gradient(x, dim=(-2, -1))).pow(2).sum(0).sqrt().flatten(1).mean(1),
-         "same (H-1) x (W-1) pixels"),
+        (
+            "central differences",
+            lambda x: torch.stack(torch.gradient(x, dim=(-2, -1))).pow(2).sum(0).sqrt().flatten(1).mean(1),
+            "same (H-1) x (W-1) pixels",
+        ),
         ("returns (dx, dy)", lambda x: (x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]), "tuple"),
     ],
 }
@@ -352,13 +444,16 @@ def run_check(check_name, fn, capsys):
 
 
 def test_every_check_has_at_least_5_wrong_and_3_right_answers():
-    checks = {name for name in dir(exercises) if name.startswith("check_") and name not in
-              ("check_latent_size_prediction", "check_beta_reading")}
+    checks = {
+        name
+        for name in dir(exercises)
+        if name.startswith("check_") and name not in ("check_latent_size_prediction", "check_beta_reading")
+    }
     assert set(WRONG) == set(RIGHT) == checks
     assert all(len(WRONG[c]) >= 5 and len(RIGHT[c]) >= 3 for c in checks)
 
 
-@pytest.mark.parametrize("check_name, label, fn", CASES_RIGHT, ids=[f"{c}-{l}" for c, l, _ in CASES_RIGHT])
+@pytest.mark.parametrize("check_name, label, fn", CASES_RIGHT, ids=[f"{c}-{label}" for c, label, _ in CASES_RIGHT])
 def test_a_right_answer_passes_in_any_type(check_name, label, fn, capsys):
     ok, out, err = run_check(check_name, fn, capsys)
     assert ok is True, out
@@ -374,7 +469,9 @@ def test_a_right_answer_passes_in_any_type(check_name, label, fn, capsys):
         assert "converted" not in out and "read as" not in out, out
 
 
-@pytest.mark.parametrize("check_name, label, fn, phrase", CASES_WRONG, ids=[f"{c}-{l}" for c, l, _, _ in CASES_WRONG])
+@pytest.mark.parametrize(
+    "check_name, label, fn, phrase", CASES_WRONG, ids=[f"{c}-{label}" for c, label, _, _ in CASES_WRONG]
+)
 def test_a_wrong_answer_is_rejected_with_a_one_line_hint(check_name, label, fn, phrase, capsys):
     ok, out, err = run_check(check_name, fn, capsys)
     assert ok is False, out
@@ -394,10 +491,17 @@ class Weird:
 
 
 HOSTILE = [
-    ("string", lambda *a: "abc"), ("dict", lambda *a: {}), ("object", lambda *a: Weird()), ("nan", lambda *a: float("nan")),
-    ("generator", lambda *a: (i for i in range(3))), ("complex tensor", lambda *a: torch.zeros(3, dtype=torch.complex64)),
-    ("ragged list", lambda *a: [[1.0], [1.0, 2.0]]), ("list of odd tensors", lambda *a: [torch.zeros(2), torch.zeros(3)]),
-    ("raises KeyError", lambda *a: {}["x"]), ("not a function", ...), ("None", lambda *a: None),
+    ("string", lambda *a: "abc"),
+    ("dict", lambda *a: {}),
+    ("object", lambda *a: Weird()),
+    ("nan", lambda *a: float("nan")),
+    ("generator", lambda *a: (i for i in range(3))),
+    ("complex tensor", lambda *a: torch.zeros(3, dtype=torch.complex64)),
+    ("ragged list", lambda *a: [[1.0], [1.0, 2.0]]),
+    ("list of odd tensors", lambda *a: [torch.zeros(2), torch.zeros(3)]),
+    ("raises KeyError", lambda *a: {}["x"]),
+    ("not a function", ...),
+    ("None", lambda *a: None),
 ]
 FUNCTION_CHECKS = sorted(RIGHT)
 
@@ -426,7 +530,9 @@ def test_unfinished_answers_say_not_attempted(capsys):
 def test_the_two_crashes_learners_met_name_the_mistake(capsys):
     assert not exercises.check_bce_with_logits(bce_torch_max)
     out = capsys.readouterr().out
-    assert "TypeError" in out and "torch.max(logits, 0) is not the element-wise max(l, 0)" in out and "clamp(min=0)" in out
+    assert (
+        "TypeError" in out and "torch.max(logits, 0) is not the element-wise max(l, 0)" in out and "clamp(min=0)" in out
+    )
     assert not exercises.check_sharpness(sharpness_uncropped)
     out = capsys.readouterr().out
     assert "RuntimeError" in out and "dx is (H, W-1) and dy is (H-1, W)" in out and out.count("\n") == 1
@@ -440,14 +546,17 @@ SWEEP = {0.5: {"kl": 7.0, "recon": 140.0}, 1.0: {"kl": 6.0, "recon": 145.0}, 4.0
 MEASURED_SWAPPED = {2: {"kl": 30.0, "recon": 70.0}, 20: {"kl": 5.0, "recon": 150.0}}
 SWEEP_SWAPPED = {0.5: {"kl": 3.0, "recon": 170.0}, 1.0: {"kl": 6.0, "recon": 145.0}, 4.0: {"kl": 7.0, "recon": 140.0}}
 READINGS_RIGHT = [
-    ("check_latent_size_prediction", ("20", "20"), MEASURED), ("check_latent_size_prediction", (20, 20), MEASURED),
+    ("check_latent_size_prediction", ("20", "20"), MEASURED),
+    ("check_latent_size_prediction", (20, 20), MEASURED),
     ("check_latent_size_prediction", (np.int64(20), torch.tensor(20)), MEASURED),
     ("check_latent_size_prediction", (20.0, " 20"), MEASURED),
     ("check_latent_size_prediction", ("20.0", "2e1"), MEASURED),
     ("check_latent_size_prediction", ("2", 2), MEASURED_SWAPPED),
     ("check_beta_reading", (4, "4.0"), SWEEP_SWAPPED),
-    ("check_beta_reading", (0.5, 0.5), SWEEP), ("check_beta_reading", (np.float64(0.5), np.float32(0.5)), SWEEP),
-    ("check_beta_reading", (torch.tensor(0.5), "0.5"), SWEEP), ("check_beta_reading", (min(SWEEP), 1 / 2), SWEEP),
+    ("check_beta_reading", (0.5, 0.5), SWEEP),
+    ("check_beta_reading", (np.float64(0.5), np.float32(0.5)), SWEEP),
+    ("check_beta_reading", (torch.tensor(0.5), "0.5"), SWEEP),
+    ("check_beta_reading", (min(SWEEP), 1 / 2), SWEEP),
 ]
 READINGS_WRONG = [
     ("check_latent_size_prediction", ("20", "2"), MEASURED_SWAPPED, "costs KL"),
@@ -505,9 +614,10 @@ def test_the_tolerances_are_the_documented_ones():
 # Each answer is off by `c` times the allowed error: c = 0.5 must pass, c = 2 must fail.
 def bce_off_by(c):
     def answer(logits, x):
-        l, x = logits.double(), x.double()
-        expected = F.binary_cross_entropy_with_logits(l, x, reduction="none")
-        return expected + c * (1e-5 + 1e-5 * (expected.abs() + l.abs()))
+        logits, x = logits.double(), x.double()
+        expected = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+        return expected + c * (1e-5 + 1e-5 * (expected.abs() + logits.abs()))
+
     return answer
 
 
@@ -516,6 +626,7 @@ def interpolate_off_by(c):
         a, b = z0.double(), z1.double()
         t = torch.arange(steps, dtype=torch.float64)[:, None] / (steps - 1)
         return (1 - t) * a + t * b + c * (1e-6 + 1e-5 * (a.abs() + b.abs()))
+
     return answer
 
 
@@ -523,6 +634,7 @@ def kl_off_by(c):
     def answer(mu, logvar):
         expected = kl(mu.double(), logvar.double())
         return expected + c * (1e-4 + 1e-5 * expected.abs())
+
     return answer
 
 
@@ -530,6 +642,7 @@ def sharpness_off_by(c):
     def answer(images):
         expected = sharpness(images.double())
         return expected + c * (1e-5 + 1e-5 * expected.abs())
+
     return answer
 
 
@@ -539,6 +652,7 @@ def reparameterize_scaled(c):  # the spread of one column off by c times the all
         if mu.ndim == 2:  # one column only: too little for the Kolmogorov-Smirnov tests to notice
             eps[:, 0] *= 1 + c * 6 / math.sqrt(2 * 4096)
         return mu + torch.exp(0.5 * lv) * eps
+
     return answer
 
 
@@ -553,8 +667,9 @@ def reparameterize_correlated(c):  # columns correlated by c times the allowed 6
     def answer(mu, lv):
         eps = torch.randn_like(mu)
         if mu.ndim == 2:
-            eps = math.sqrt(1 - weight ** 2) * eps + weight * torch.randn(len(mu), 1)
+            eps = math.sqrt(1 - weight**2) * eps + weight * torch.randn(len(mu), 1)
         return mu + torch.exp(0.5 * lv) * eps
+
     return answer
 
 
@@ -563,6 +678,7 @@ def reparameterize_bad_gradient(c):  # the same z, dz/dlogvar off by c times the
         z = reparameterize(mu, lv)
         allowed = (1e-5 + 1e-5 * (z.abs() + mu.abs())).detach()
         return z + c * allowed * (lv - lv.detach())
+
     return answer
 
 
@@ -576,15 +692,14 @@ TOLERANCE_CASES = [
     ("check_reparameterize", reparameterize_correlated),
     ("check_reparameterize", reparameterize_bad_gradient),
     # exact: c = 0 must pass, c = 2 (off by the least possible: one ulp below 1.0, or one) must fail
-    ("check_one_hot", lambda c: lambda index, n: one_hot(index, n) * (1 - c * 2.0 ** -24)),
+    ("check_one_hot", lambda c: lambda index, n: one_hot(index, n) * (1 - c * 2.0**-24)),
     ("check_transposed_conv_size", lambda c: lambda *a: conv_size(*a) + c // 2),
     ("check_conv_transpose_params", lambda c: lambda *a: np.int64(conv_params(*a) - c // 2)),
     ("check_onehot_input_params", lambda c: lambda *a: float(onehot_params(*a) + c // 2)),
 ]
 
 
-@pytest.mark.parametrize("check_name, off_by", TOLERANCE_CASES,
-                         ids=[f"{c}-{f.__name__}" for c, f in TOLERANCE_CASES])
+@pytest.mark.parametrize("check_name, off_by", TOLERANCE_CASES, ids=[f"{c}-{f.__name__}" for c, f in TOLERANCE_CASES])
 def test_just_inside_the_tolerance_passes_and_just_outside_fails(check_name, off_by, capsys):
     exact = ("check_one_hot", "check_transposed_conv_size", "check_conv_transpose_params", "check_onehot_input_params")
     inside = 0 if check_name in exact else 0.5
@@ -629,8 +744,12 @@ def test_the_reparameterize_check_leaves_the_random_stream_alone(capsys):
 
 # --------------------------------------------------------------------------- yours_or_reference
 
-REFERENCE_CHECKS = {"bce_with_logits": "check_bce_with_logits", "interpolate": "check_interpolate",
-                    "reparameterize": "check_reparameterize", "kl_divergence": "check_kl"}
+REFERENCE_CHECKS = {
+    "bce_with_logits": "check_bce_with_logits",
+    "interpolate": "check_interpolate",
+    "reparameterize": "check_reparameterize",
+    "kl_divergence": "check_kl",
+}
 REFERENCE_WRONG = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn, _ in WRONG[check]]
 REFERENCE_RIGHT = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn in RIGHT[check]]
 
@@ -641,12 +760,14 @@ def test_every_reference_passes_its_own_check(name, capsys):
     assert "Correct!" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name, label, fn", REFERENCE_WRONG, ids=[f"{n}-{l}" for n, l, _ in REFERENCE_WRONG])
+@pytest.mark.parametrize("name, label, fn", REFERENCE_WRONG, ids=[f"{n}-{label}" for n, label, _ in REFERENCE_WRONG])
 def test_yours_or_reference_never_keeps_a_wrong_answer(name, label, fn, capsys):
     state = torch.get_rng_state()
     assert exercises.yours_or_reference(name, fn) is exercises.reference(name)
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and f"Your `{name}` does not pass its check yet" in out and f"reference({name!r})" in out
+    assert (
+        out.count("\n") == 1 and f"Your `{name}` does not pass its check yet" in out and f"reference({name!r})" in out
+    )
     assert torch.equal(torch.get_rng_state(), state)
 
 
@@ -659,13 +780,14 @@ def sample_inputs(name):
     return torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)
 
 
-@pytest.mark.parametrize("name, label, fn", REFERENCE_RIGHT, ids=[f"{n}-{l}" for n, l, _ in REFERENCE_RIGHT])
+@pytest.mark.parametrize("name, label, fn", REFERENCE_RIGHT, ids=[f"{n}-{label}" for n, label, _ in REFERENCE_RIGHT])
 def test_yours_or_reference_keeps_a_right_answer(name, label, fn, capsys):
     state = torch.get_rng_state()
     mine = exercises.yours_or_reference(name, fn)
     out = capsys.readouterr().out
     assert torch.equal(torch.get_rng_state(), state)  # the quiet check leaves the notebook's random stream alone
-    if label in ("numpy", "list") and name in ("bce_with_logits", "kl_divergence"):  # right, but training needs gradients
+    # right, but training needs gradients
+    if label in ("numpy", "list") and name in ("bce_with_logits", "kl_divergence"):
         assert mine is exercises.reference(name) and "gradients cannot flow through it" in out, out
         return
     assert out == ""
@@ -709,12 +831,13 @@ def test_yours_or_reference_falls_back_and_says_so(capsys):
 
 # --------------------------------------------------------------------------- the errors learners meet most
 
+
 def crash_with_name_error(mu, logvar):
     raise NameError("raised by hand, without a name")  # err.name is None: the hint cannot name it
 
 
 CRASHES = [  # (check, a crashing answer, a phrase of the hint it must get)
-    ("check_kl", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - one).sum(1), "one is not defined here"),  # noqa: F821
+    ("check_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - one).sum(1), "one is not defined here"),  # noqa: F821
     ("check_kl", lambda mu, lv: mu + ..., "still a `...` in your code"),
     ("check_kl", lambda mu, lv: lv + torch.max(mu, 0), "return a (values, indices) pair"),
     ("check_kl", lambda mu, lv: max(mu, 0), "look at a whole tensor at once"),
@@ -723,12 +846,21 @@ CRASHES = [  # (check, a crashing answer, a phrase of the hint it must get)
     ("check_reparameterize", lambda mu, lv: mu.add_(1), "do not change the inputs in place"),
     ("check_kl", lambda mu, lv: mu @ torch.ones(mu.shape[1], 1, dtype=torch.float64), "float64 (NumPy's default)"),
     ("check_kl", lambda mu, lv: mu + lv[:, :1].T, "print their .shape"),
-    ("check_kl", lambda mu, lv: mu.new_zeros(mu.shape).index_add_(0, torch.arange(len(mu)), mu.double()).sum(1),
-     "float64 (NumPy's default)"),
-    ("check_reparameterize", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[0], mu.shape[-1] + 1),
-     "eps must have exactly the shape of mu"),
-    ("check_reparameterize", lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape).view(-1, 4097),
-     "eps must have exactly the shape of mu"),
+    (
+        "check_kl",
+        lambda mu, lv: mu.new_zeros(mu.shape).index_add_(0, torch.arange(len(mu)), mu.double()).sum(1),
+        "float64 (NumPy's default)",
+    ),
+    (
+        "check_reparameterize",
+        lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape[0], mu.shape[-1] + 1),
+        "eps must have exactly the shape of mu",
+    ),
+    (
+        "check_reparameterize",
+        lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.randn(mu.shape).view(-1, 4097),
+        "eps must have exactly the shape of mu",
+    ),
     ("check_kl", crash_with_name_error, "a name is not defined here"),
 ]
 
@@ -784,7 +916,8 @@ def test_every_message_is_the_reviewed_one(capsys):
     changed = [f"  now: {new}\n  was: {old}" for new, old in zip(got.splitlines(), expected) if new != old]
     assert len(got.splitlines()) == len(expected) and not changed, (
         "messages differ from tests/exercise_messages.txt (rewrite it with UPDATE_EXERCISE_MESSAGES=1 if the "
-        "change is meant):\n" + "\n".join(changed[:10]))
+        "change is meant):\n" + "\n".join(changed[:10])
+    )
 
 
 def test_a_check_gives_the_same_message_at_every_call(capsys):
@@ -799,16 +932,20 @@ def test_a_check_gives_the_same_message_at_every_call(capsys):
 def crash_with(message):
     def answer(mu, logvar):
         raise ValueError(message)
+
     return answer
 
 
-@pytest.mark.parametrize("message, shown", [
-    ("\n   the first line  \nthe second line", ": the first line."),
-    ("x" * 160, ": " + "x" * 160 + "."),
-    ("y" * 161, ": " + "y" * 157 + "...."),
-    ("", "."),
-    ("  \n ", "."),
-])
+@pytest.mark.parametrize(
+    "message, shown",
+    [
+        ("\n   the first line  \nthe second line", ": the first line."),
+        ("x" * 160, ": " + "x" * 160 + "."),
+        ("y" * 161, ": " + "y" * 157 + "...."),
+        ("", "."),
+        ("  \n ", "."),
+    ],
+)
 def test_a_crash_is_quoted_in_one_short_line(message, shown, capsys):
     ok, out, _ = run_check("check_kl", crash_with(message), capsys)
     assert ok is False and out == f"Not yet. your function raised ValueError{shown}\n", out
@@ -817,7 +954,7 @@ def test_a_crash_is_quoted_in_one_short_line(message, shown, capsys):
 def test_yours_or_reference_refuses_a_right_kl_that_blocks_gradients(capsys):
     def kl_logvar_detached(mu, logvar):  # right values, but training could not move logvar
         lv = logvar.detach()
-        return 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(dim=1)
+        return 0.5 * (mu**2 + lv.exp() - lv - 1).sum(dim=1)
 
     assert exercises.yours_or_reference("kl_divergence", kl_logvar_detached) is exercises.reference("kl_divergence")
     assert "gradients cannot flow through it" in capsys.readouterr().out
@@ -829,18 +966,18 @@ def test_yours_or_reference_refuses_a_right_kl_that_blocks_gradients(capsys):
 
 def test_the_bce_check_tries_the_logits_and_targets_its_docstring_promises():
     cases = exercises._bce_cases()
-    extreme = [logits for name, logits, _ in cases if name == "extreme"][0].flatten().tolist()
+    extreme = next(logits for name, logits, _ in cases if name == "extreme").flatten().tolist()
     for size in (1000.0, 100.0, 89.0, 20.0, 1e-30):  # each extreme logit with both signs (as float32)
         size = torch.tensor(size).item()
         assert size in extreme and -size in extreme, size
     assert 0.0 in extreme and torch.tensor(1e-8).item() in extreme
     targets = torch.cat([x.flatten() for _, _, x in cases])
     assert targets.min() == 0 and targets.max() == 1 and ((targets > 0) & (targets < 1)).any()
-    random_logits = torch.cat([l.flatten() for name, l, _ in cases if name.startswith("random")]).abs()
+    random_logits = torch.cat([logits.flatten() for name, logits, _ in cases if name.startswith("random")]).abs()
     assert len([n for n, _, _ in cases if n.startswith("random")]) >= 3
-    assert random_logits.min() < 1e-7 and 1e-8 <= random_logits.min() and 1e2 < random_logits.max() <= 1e3
+    assert random_logits.min() < 1e-7 and random_logits.min() >= 1e-8 and 1e2 < random_logits.max() <= 1e3
     assert random_logits.numel() >= 3 * 48 and (random_logits.log10().floor().unique().numel() >= 10)  # every decade
-    ordinary = [l for name, l, _ in cases if name == "ordinary"][0]
+    ordinary = next(logits for name, logits, _ in cases if name == "ordinary")
     assert ordinary.shape == (4, 6) and 1 < ordinary.abs().max() < 20
 
 
@@ -875,8 +1012,8 @@ def test_the_sharpness_check_tries_the_images_its_docstring_promises():
     assert all(h != w for h, w in sizes)  # never square: a transposed answer shows
     assert all(images.shape[1] == 1 for _, images in cases)  # one channel, as the course's images
     assert (2, 9) in sizes and (31, 24) in sizes
-    for name, images in cases[2:]:  # noise, binary, smooth and faint images of each size
+    for _, images in cases[2:]:  # noise, binary, smooth and faint images of each size
         b = len(images) // 4
-        noise, binary, smooth, faint = images[:b], images[b:2 * b], images[2 * b:3 * b], images[3 * b:]
-        assert set(binary.unique().tolist()) <= {0.0, 1.0} and faint.max() <= 1e-3 and 0 < noise.std()
+        noise, binary, smooth, faint = images[:b], images[b : 2 * b], images[2 * b : 3 * b], images[3 * b :]
+        assert set(binary.unique().tolist()) <= {0.0, 1.0} and faint.max() <= 1e-3 and noise.std() > 0
         assert torch.allclose(faint, noise * 1e-3) and (smooth.diff(dim=-1) >= 0).all()

@@ -40,8 +40,12 @@ def layer_of(module: str) -> int:
 def internal_imports(path: Path, package: str) -> list[tuple[str, str, int, bool]]:
     """``(importer, imported, line, inside a function)`` for every import of a module of ``vae_helpers`` or ``tools``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    inside = {id(node) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
-              for node in ast.walk(fn)}
+    inside = {
+        id(node)
+        for fn in ast.walk(tree)
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for node in ast.walk(fn)
+    }
     found = []
     for node in ast.walk(tree):
         targets = []
@@ -74,8 +78,12 @@ def test_every_module_is_in_a_layer():
 
 
 def test_no_internal_import_hides_inside_a_function():
-    hidden = [f"{a}.py:{line} imports {b}" for path in [*modules(PACKAGE), *modules(TOOLS)]
-              for a, b, line, inside in internal_imports(path, path.parent.name) if inside]
+    hidden = [
+        f"{a}.py:{line} imports {b}"
+        for path in [*modules(PACKAGE), *modules(TOOLS)]
+        for a, b, line, inside in internal_imports(path, path.parent.name)
+        if inside
+    ]
     assert not hidden, hidden
 
 
@@ -101,9 +109,9 @@ def test_there_is_no_import_cycle():
 
     def visit(node: str, path: tuple[str, ...]) -> None:
         if node in path:
-            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node):] + (node,)))
+            raise AssertionError("import cycle: " + " -> ".join((*path[path.index(node) :], node)))
         for nxt in graph.get(node, ()):
-            visit(nxt, path + (node,))
+            visit(nxt, (*path, node))
 
     for start in graph:
         visit(start, ())
@@ -114,17 +122,23 @@ def test_the_tools_import_the_package_and_nothing_imports_the_tools():
         for _, imported, line, _ in internal_imports(path, "tools"):
             assert imported.split(".")[0] in ("vae_helpers", "tools"), (path, line)
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):  # a notebook on Colab has the package, not the tools
-        code = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
-                         if c["cell_type"] == "code")
+        code = "\n".join(
+            "".join(c["source"])
+            for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
+            if c["cell_type"] == "code"
+        )
         assert not re.search(r"^\s*(from|import)\s+tools\b|(?<![\w.])tools\.", code, re.M), nb.name
 
 
-@pytest.mark.parametrize("source, message", [
-    ("from .widgets import LatentSliders\n", "not below it"),  # core -> helpers
-    ("from .zoo import trained\n", "not below it"),  # core -> helpers
-    ("from tools import classroom\n", "never imports the tools"),
-    ("def f():\n    from .data import Split\n", "inside"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("from .widgets import LatentSliders\n", "not below it"),  # core -> helpers
+        ("from .zoo import trained\n", "not below it"),  # core -> helpers
+        ("from tools import classroom\n", "never imports the tools"),
+        ("def f():\n    from .data import Split\n", "inside"),
+    ],
+)
 def test_the_checks_catch_a_wrong_import(tmp_path, source, message):
     """Mutation check: an upward, a tool or a hidden import added to models.py fails the tests above."""
     fake = tmp_path / "vae_helpers"
@@ -134,8 +148,11 @@ def test_the_checks_catch_a_wrong_import(tmp_path, source, message):
         (fake / path.name).write_text(text + "\n" + source if path.stem == "models" else text, encoding="utf-8")
     real, globals()["PACKAGE"] = PACKAGE, fake
     try:
-        check = test_no_internal_import_hides_inside_a_function if message == "inside" else \
-            test_the_package_imports_point_down_the_layers
+        check = (
+            test_no_internal_import_hides_inside_a_function
+            if message == "inside"
+            else test_the_package_imports_point_down_the_layers
+        )
         with pytest.raises(AssertionError) as err:
             check()
         assert "models.py" in str(err.value) and (message == "inside" or message in str(err.value))
@@ -143,10 +160,15 @@ def test_the_checks_catch_a_wrong_import(tmp_path, source, message):
         globals()["PACKAGE"] = real
 
 
-@pytest.mark.parametrize("path", [*modules(PACKAGE), *modules(TOOLS), PACKAGE / "__init__.py", TOOLS / "__init__.py"],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path",
+    [*modules(PACKAGE), *modules(TOOLS), PACKAGE / "__init__.py", TOOLS / "__init__.py"],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
 def test_every_module_opens_with_its_job_in_one_line(path):
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")), clean=False)
     assert doc, f"{path.name} has no docstring"
     first = doc.split("\n\n")[0]
-    assert len(first.splitlines()) == 1 and len(first) <= 120, f"{path.name}: the first paragraph is not one line: {first!r}"
+    assert len(first.splitlines()) == 1 and len(first) <= 120, (
+        f"{path.name}: the first paragraph is not one line: {first!r}"
+    )

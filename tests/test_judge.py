@@ -19,8 +19,14 @@ from vae_helpers.utils import RunConfig
 
 
 def run_config(fast=True, retrain=False):
-    return RunConfig(fast=fast, device=torch.device("cpu"), num_threads=1, seed=0, retrain=retrain,
-                     retrain_reason="RETRAIN = True" if retrain else "")
+    return RunConfig(
+        fast=fast,
+        device=torch.device("cpu"),
+        num_threads=1,
+        seed=0,
+        retrain=retrain,
+        retrain_reason="RETRAIN = True" if retrain else "",
+    )
 
 
 def stub(seed=0, dropout=0.0):
@@ -80,8 +86,8 @@ def test_an_image_is_judged_alone_as_in_a_batch():
     model, x = stub(), images(30)
     together = judge.recognised(model, x)
     for i in (0, 13, 29):
-        alone = judge.recognised(model, x[i:i + 1])
-        torch.testing.assert_close(alone.confidence, together.confidence[i:i + 1])
+        alone = judge.recognised(model, x[i : i + 1])
+        torch.testing.assert_close(alone.confidence, together.confidence[i : i + 1])
         assert alone.labels.item() == together.labels[i].item()
 
 
@@ -134,10 +140,12 @@ def test_the_classifier_sees_standardised_pixels_and_returns_ten_logits(mnist):
     with torch.no_grad():
         logits = model(x)
     assert logits.shape == (5000, 10)
-    assert seen[0].mean().item() == pytest.approx(0.0, abs=0.02) and seen[0].std().item() == pytest.approx(1.0, abs=0.02)
+    assert seen[0].mean().item() == pytest.approx(0.0, abs=0.02) and seen[0].std().item() == pytest.approx(
+        1.0, abs=0.02
+    )
     pixels = mnist.train.x()
-    assert judge.MEAN == pytest.approx(pixels.mean().item(), abs=1e-3)
-    assert judge.STD == pytest.approx(pixels.std().item(), abs=1e-3)
+    assert pytest.approx(pixels.mean().item(), abs=1e-3) == judge.MEAN
+    assert pytest.approx(pixels.std().item(), abs=1e-3) == judge.STD
     with torch.no_grad():
         assert torch.equal(model(x.flatten(1)), logits)
     assert sum(p.numel() for p in model.parameters()) == 28_938  # as the docstring says
@@ -161,8 +169,13 @@ BAD_CALLS = [
     (lambda: judge.recognised(lambda x: x, images(4)), "classifier", "nn.Module"),
     (lambda: judge.recognised(nn.Flatten(), images(4)), "classifier", "(B, 10)"),
     (lambda: judge.accuracy(stub(), images(4)), "split", "mnist.test"),
-    (lambda: judge.accuracy(None, Split(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))),
-     "classifier", "nn.Module"),
+    (
+        lambda: judge.accuracy(
+            None, Split(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long))
+        ),
+        "classifier",
+        "nn.Module",
+    ),
     (lambda: judge.digit_classifier("cpu"), "cfg", "setup()"),
     (lambda: judge.DigitClassifier(channels=(8, 16, 32)), "channels", "two numbers"),
     (lambda: judge.DigitClassifier(channels=(8, 0)), "channels", "whole number"),
@@ -200,8 +213,20 @@ def stand_in(monkeypatch, tmp_path):
 
     def fake_fit(model, train_data, optimizer, loss_fn, num_epochs, test_data=None, **kwargs):
         calls.append(len(train_data.split))
-        return History(epochs=[{"epoch": 1, "train_loss": 0.05, "train_accuracy": 0.99, "train_seconds": 0.0,
-                                "test_loss": 0.04, "test_accuracy": 0.99, "seconds": 0.0}], steps=[0.05])
+        return History(
+            epochs=[
+                {
+                    "epoch": 1,
+                    "train_loss": 0.05,
+                    "train_accuracy": 0.99,
+                    "train_seconds": 0.0,
+                    "test_loss": 0.04,
+                    "test_accuracy": 0.99,
+                    "seconds": 0.0,
+                }
+            ],
+            steps=[0.05],
+        )
 
     monkeypatch.setattr(judge, "fit", fake_fit)
     return calls
@@ -242,8 +267,11 @@ def test_an_edit_of_the_judges_settings_or_code_retrains_it(stand_in, mnist, mon
 def test_a_judge_below_the_accuracy_it_needs_is_never_saved(stand_in, mnist, monkeypatch, tmp_path):
     def untrained_fit(model, train_data, optimizer, loss_fn, num_epochs, test_data=None, **kwargs):
         measured = training.evaluate(model, test_data, loss_fn)  # the real test accuracy of an untrained judge
-        return History(epochs=[{"epoch": 1, "train_loss": 2.3, "train_seconds": 0.0,
-                                **{f"test_{k}": v for k, v in measured.items()}}])
+        return History(
+            epochs=[
+                {"epoch": 1, "train_loss": 2.3, "train_seconds": 0.0, **{f"test_{k}": v for k, v in measured.items()}}
+            ]
+        )
 
     monkeypatch.setattr(judge, "fit", untrained_fit)
     with pytest.raises(zoo.TrainingCheckFailed, match=r"test_accuracy 0\.\d+ is below 0\.98.*not saved"):
@@ -253,11 +281,14 @@ def test_a_judge_below_the_accuracy_it_needs_is_never_saved(stand_in, mnist, mon
 
 def test_a_stopped_training_gives_no_judge(stand_in, mnist, monkeypatch, tmp_path):
     def stopped_fit(*args, **kwargs):
-        return History(epochs=[{"epoch": 1, "train_loss": 0.2, "test_accuracy": 0.97, "train_seconds": 1.0}],
-                       interrupted=True, stopped="after epoch 1 of 3")
+        return History(
+            epochs=[{"epoch": 1, "train_loss": 0.2, "test_accuracy": 0.97, "train_seconds": 1.0}],
+            interrupted=True,
+            stopped="after epoch 1 of 3",
+        )
 
     monkeypatch.setattr(judge, "fit", stopped_fit)
-    with pytest.raises(RuntimeError, match="stopped after epoch 1 of 3.*half-trained.*Run the cell again"):
+    with pytest.raises(RuntimeError, match=r"stopped after epoch 1 of 3.*half-trained.*Run the cell again"):
         judge.digit_classifier(run_config(), mnist)
     assert saved(tmp_path) == []
 

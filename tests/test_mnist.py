@@ -1,5 +1,7 @@
+import re
 import shutil
 import struct
+import subprocess
 import urllib.error
 from pathlib import Path
 
@@ -121,7 +123,7 @@ def test_gzipped_or_foreign_file_is_reported(tmp_path, mnist):
 
 def test_labels_outside_0_to_9_are_reported(tmp_path, mnist):
     folder = copy_of_raw(tmp_path)
-    labels = (folder / "t10k-labels-idx1-ubyte")
+    labels = folder / "t10k-labels-idx1-ubyte"
     good = labels.read_bytes()
     labels.unlink()
     labels.write_bytes(good[:-1] + bytes([10]))  # a well-formed file whose last label is 10
@@ -139,11 +141,10 @@ def test_command_line_check(mnist, capsys, tmp_path):
 # ---------------------------------------------------------------- more faults: permissions, a file as root, leftovers, bytes
 
 
-def as_another_user(code: str, root: Path) -> "subprocess.CompletedProcess":
+def as_another_user(code: str, root: Path) -> subprocess.CompletedProcess:
     """Run ``code`` in a Python process of an ordinary user (``nobody`` when the tests run as root, who can
     read everything), with the data root ``root``."""
     import os
-    import subprocess
     import sys
 
     command = [sys.executable, "-c", code]
@@ -151,10 +152,11 @@ def as_another_user(code: str, root: Path) -> "subprocess.CompletedProcess":
     if os.geteuid() == 0:
         if not shutil.which("setpriv"):
             pytest.skip("running as root without setpriv: permissions cannot be tested")
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + command
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *command]
         # a Python built under /root (pyenv) cannot be started by nobody at all: that says nothing about our code
-        probe = subprocess.run(command[:-1] + ["import vae_helpers"], capture_output=True, text=True, env=env,
-                               timeout=120)
+        probe = subprocess.run(
+            [*command[:-1], "import vae_helpers"], capture_output=True, text=True, env=env, timeout=120
+        )
         if probe.returncode != 0:
             first = (probe.stderr.strip().splitlines() or ["no message"])[-1]
             pytest.skip(f"the user nobody cannot start this Python ({first}): permissions cannot be tested here")
@@ -196,7 +198,9 @@ def test_unreadable_data_is_one_line_naming_the_path_and_the_fix(open_tmp, what,
 def test_a_data_root_that_is_a_file_is_named(tmp_path, monkeypatch):
     (tmp_path / "data").write_text("not a folder")
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))
-    with pytest.raises(mnist_files.MNISTUnreadableError, match="VAE_DATA_DIR points at .* which is a file, not a folder"):
+    with pytest.raises(
+        mnist_files.MNISTUnreadableError, match=r"VAE_DATA_DIR points at .* which is a file, not a folder"
+    ):
         load_split("test")
     assert mnist_files.main(["check"]) == 1
 
@@ -250,7 +254,9 @@ def test_in_a_notebook_missing_data_shows_a_short_message_with_the_learners_comm
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from vae_helpers import data\nmnist = data.course_mnist(True)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("from vae_helpers import data\nmnist = data.course_mnist(True)")]
+    )
     env = {"VAE_DATA_DIR": str(tmp_path / "empty"), "PYTHONPATH": str(Path(__file__).parent / "offline")}
     saved = dict(os.environ)
     os.environ.update(env)
@@ -259,7 +265,7 @@ def test_in_a_notebook_missing_data_shows_a_short_message_with_the_learners_comm
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    error = [o for o in nb.cells[0].outputs if o.output_type == "error"][0]
+    error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
     shown = "\n".join(error.traceback).splitlines()
     assert shown[0].startswith("MNISTNotFoundError: MNIST is not in"), shown[:3]
     assert len(shown) <= 8, f"{len(shown)} lines:\n" + "\n".join(shown)
@@ -304,8 +310,9 @@ def test_force_downloads_again_into_an_existing_folder(tmp_path, monkeypatch, mn
     assert sorted(p.name for p in mnist_files.download_mnist(empty).iterdir()) == sorted(ALL_FILES)
 
 
-@pytest.mark.parametrize("error, shown", [(RuntimeError("mirror down\nsecond line"), "(mirror down)"),
-                                          (RuntimeError(""), "(RuntimeError)")])
+@pytest.mark.parametrize(
+    "error, shown", [(RuntimeError("mirror down\nsecond line"), "(mirror down)"), (RuntimeError(""), "(RuntimeError)")]
+)
 def test_a_failed_download_quotes_the_first_line_of_its_error(tmp_path, monkeypatch, error, shown):
     def failing(target_root):
         raise error
@@ -344,7 +351,9 @@ def test_load_mnist_reads_both_splits_from_its_root_and_downloads_what_is_missin
 
 
 def test_the_missing_files_message_names_the_root_asked_for_and_the_variable(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist_files, "_torchvision_download", lambda target_root: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setattr(
+        mnist_files, "_torchvision_download", lambda target_root: (_ for _ in ()).throw(OSError("offline"))
+    )
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "env-root"))
     with pytest.raises(MNISTNotFoundError) as info:
         load_split("test", root=tmp_path / "asked")
@@ -352,7 +361,7 @@ def test_the_missing_files_message_names_the_root_asked_for_and_the_variable(tmp
     assert f"MNIST is not in {raw_folder(tmp_path / 'asked')}" in message and "env-root/MNIST" not in message
     assert f"VAE_DATA_DIR is set to {str(tmp_path / 'env-root')!r}." in message
     monkeypatch.delenv("VAE_DATA_DIR")
-    with pytest.raises(MNISTNotFoundError, match="VAE_DATA_DIR is not set."):
+    with pytest.raises(MNISTNotFoundError, match=re.escape("VAE_DATA_DIR is not set.")):
         load_split("test", root=tmp_path / "asked")
 
 
@@ -364,10 +373,15 @@ def test_command_line_download_and_check_say_what_they_did(tmp_path, monkeypatch
     lines = out.splitlines()
     assert lines[0] == f"MNIST is ready in {raw_folder(tmp_path)}"
     labels = load_split("train", root=tmp_path).labels.bincount().tolist()
-    assert lines[1] == f"train: 60,000 images, labels {labels}" and lines[2].startswith("test : 10,000 images, labels [")
+    assert lines[1] == f"train: 60,000 images, labels {labels}" and lines[2].startswith(
+        "test : 10,000 images, labels ["
+    )
     warnings = mnist_files.checksum_warnings(tmp_path)
-    ending = (f" ({len(warnings)} of 4 files differ from the official ones, see above)" if warnings
-              else "; every file matches the official MNIST checksums")
+    ending = (
+        f" ({len(warnings)} of 4 files differ from the official ones, see above)"
+        if warnings
+        else "; every file matches the official MNIST checksums"
+    )
     assert lines[3] == f"MNIST is complete and readable in {raw_folder(tmp_path)}{ending}" and len(lines) == 4
     assert err.splitlines() == warnings
     assert mnist_files.main(["download", "--root", str(tmp_path)]) == 0 and len(calls) == 1  # sound: kept
@@ -376,16 +390,32 @@ def test_command_line_download_and_check_say_what_they_did(tmp_path, monkeypatch
     monkeypatch.delenv("VAE_DATA_DIR", raising=False)
     monkeypatch.setattr(mnist_files, "data_root", lambda: tmp_path)
     assert mnist_files.main(["check"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "(Set VAE_DATA_DIR to use a different folder, e.g. a shared one in a lab.)"
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == "(Set VAE_DATA_DIR to use a different folder, e.g. a shared one in a lab.)"
+    )
 
 
 def test_command_line_help_names_both_commands_and_their_options(capsys):
     for argv, phrases in [
-        (["--help"], ["usage: python -m vae_helpers.mnist", "Prepare MNIST for the VAE course.",
-                      "download MNIST into the data root (needs internet once)",
-                      "say where MNIST is and whether the files are sound"]),
-        (["download", "--help"], ["--root ROOT", "data root (default: $VAE_DATA_DIR, else data/ in the course folder)",
-                                  "--force", "download again even if the files look fine"]),
+        (
+            ["--help"],
+            [
+                "usage: python -m vae_helpers.mnist",
+                "Prepare MNIST for the VAE course.",
+                "download MNIST into the data root (needs internet once)",
+                "say where MNIST is and whether the files are sound",
+            ],
+        ),
+        (
+            ["download", "--help"],
+            [
+                "--root ROOT",
+                "data root (default: $VAE_DATA_DIR, else data/ in the course folder)",
+                "--force",
+                "download again even if the files look fine",
+            ],
+        ),
         (["check", "--help"], ["--root ROOT"]),
     ]:
         with pytest.raises(SystemExit):

@@ -4,13 +4,23 @@ Shapes alone let a wrong model through: a decoder that returns probabilities, lo
 mu head, or a missing activation all produce the right shapes. These tests check behaviour instead.
 """
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
 
 from vae_helpers.losses import ae_loss, vae_loss
-from vae_helpers.models import (CODE_KINDS, CodebookDecoder, ConvAutoencoder, ConvVAE, DeconvDecoder, MLPAutoencoder,
-                                MLPVAE, mlp)
+from vae_helpers.models import (
+    CODE_KINDS,
+    MLPVAE,
+    CodebookDecoder,
+    ConvAutoencoder,
+    ConvVAE,
+    DeconvDecoder,
+    MLPAutoencoder,
+    mlp,
+)
 
 LATENT = 3
 VAES = {
@@ -25,9 +35,17 @@ AUTOENCODERS = {
 }
 ENCODER_MODELS = {**VAES, **AUTOENCODERS}
 DECODERS = {  # model, and what it decodes: codes (B, LATENT) or image indices (B,)
-    "DeconvDecoder": (lambda: DeconvDecoder(code_dim=LATENT, channels=(16, 8)), lambda g: torch.randn(6, LATENT, generator=g)),
-    **{f"CodebookDecoder-{kind}": (lambda kind=kind: CodebookDecoder(6, code=kind, code_dim=LATENT, channels=(16, 8)),
-                                   lambda g: torch.arange(6)) for kind in CODE_KINDS},
+    "DeconvDecoder": (
+        lambda: DeconvDecoder(code_dim=LATENT, channels=(16, 8)),
+        lambda g: torch.randn(6, LATENT, generator=g),
+    ),
+    **{
+        f"CodebookDecoder-{kind}": (
+            lambda kind=kind: CodebookDecoder(6, code=kind, code_dim=LATENT, channels=(16, 8)),
+            lambda g: torch.arange(6),
+        )
+        for kind in CODE_KINDS
+    },
 }
 AFFINE = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 ACTIVATIONS = (nn.ReLU, nn.SiLU)
@@ -146,23 +164,28 @@ def test_a_gradient_reaches_every_parameter(name):
         model, decode, inputs = decode_of(name)
         loss = nn.functional.binary_cross_entropy_with_logits(decode(inputs), images()).sum()
     loss.backward()
-    dead = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    dead = [
+        n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+    ]
     assert not dead, f"no gradient reaches {dead}"
 
 
 def leaf_sequences(module: nn.Module):
     """The leaf layers of every outermost nn.Sequential inside ``module``, in the order they run."""
+
     def leaves(m):
         children = list(m.children())
         return [m] if not children else [leaf for c in children for leaf in leaves(c)]
 
     found = []
+
     def visit(m):
         if isinstance(m, nn.Sequential):
             found.append(leaves(m))
         else:
             for c in m.children():
                 visit(c)
+
     visit(module)
     return found
 
@@ -172,9 +195,10 @@ def test_an_activation_sits_between_every_two_layers(name):
     model = decode_of(name)[0]
     for sequence in leaf_sequences(model):
         kinds = [type(m) for m in sequence if isinstance(m, AFFINE + ACTIVATIONS)]
-        for before, after in zip(kinds, kinds[1:]):
-            assert not (issubclass(before, AFFINE) and issubclass(after, AFFINE)), \
+        for before, after in itertools.pairwise(kinds):
+            assert not (issubclass(before, AFFINE) and issubclass(after, AFFINE)), (
                 f"{name}: {before.__name__} then {after.__name__} with no activation between them: {kinds}"
+            )
 
 
 def test_mlp_follows_every_layer_with_its_activation():

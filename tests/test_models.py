@@ -38,7 +38,9 @@ def test_bad_sizes_raise():
 from vae_helpers.models import CODE_KINDS, CodebookDecoder, DeconvDecoder, conv_transpose_output_size  # noqa: E402
 
 
-@pytest.mark.parametrize("code_dim, channels, image_size", [(1, (16,), 28), (8, (32, 16), 28), (4, (64, 32, 16), 32), (3, (8, 8), 12)])
+@pytest.mark.parametrize(
+    "code_dim, channels, image_size", [(1, (16,), 28), (8, (32, 16), 28), (4, (64, 32, 16), 32), (3, (8, 8), 12)]
+)
 def test_deconv_decoder_output_shape_is_computed_and_true(code_dim, channels, image_size):
     decoder = DeconvDecoder(code_dim, channels, image_size)
     out = decoder(torch.ones(2, code_dim))
@@ -46,10 +48,15 @@ def test_deconv_decoder_output_shape_is_computed_and_true(code_dim, channels, im
     assert tuple(out.shape[1:]) == decoder.output_shape
 
 
-@pytest.mark.parametrize("size, kernel, stride, padding, output_padding", [(1, 7, 1, 0, 0), (7, 4, 2, 1, 0), (5, 3, 2, 1, 1), (3, 2, 3, 0, 0)])
+@pytest.mark.parametrize(
+    "size, kernel, stride, padding, output_padding",
+    [(1, 7, 1, 0, 0), (7, 4, 2, 1, 0), (5, 3, 2, 1, 1), (3, 2, 3, 0, 0)],
+)
 def test_transposed_conv_size_formula_matches_pytorch(size, kernel, stride, padding, output_padding):
     layer = torch.nn.ConvTranspose2d(1, 1, kernel, stride=stride, padding=padding, output_padding=output_padding)
-    assert layer(torch.zeros(1, 1, size, size)).shape[-1] == conv_transpose_output_size(size, kernel, stride, padding, output_padding)
+    assert layer(torch.zeros(1, 1, size, size)).shape[-1] == conv_transpose_output_size(
+        size, kernel, stride, padding, output_padding
+    )
 
 
 def test_deconv_decoder_rejects_unreachable_sizes():
@@ -145,7 +152,7 @@ def test_conv_vae_shapes(latent_dim):
 @pytest.mark.parametrize("latent_dim", [2, 20, 64])
 def test_mlp_vae_forward_shapes_for_several_latent_sizes(latent_dim):
     model = MLPVAE(latent_dim=latent_dim, hidden_dims=(64, 32))
-    logits, mu, logvar = model(torch.rand(4, 1, 28, 28))
+    logits, mu, _ = model(torch.rand(4, 1, 28, 28))
     assert logits.shape == (4, 1, 28, 28) and mu.shape == (4, latent_dim)
 
 
@@ -169,16 +176,26 @@ def test_conv_transpose_output_size_defaults_are_pytorchs():
 
 def test_default_sizes_are_the_documented_ones():
     """The notebooks and the README quote these sizes (the classic 784-400-20 VAE, for one)."""
-    from vae_helpers.models import ConvAutoencoder, ConvEncoder, ConvVAE, MLPAutoencoder, MLPVAE
+    from vae_helpers.models import MLPVAE, ConvAutoencoder, ConvEncoder, ConvVAE, MLPAutoencoder
 
     assert MLPVAE().config == {"latent_dim": 20, "hidden_dims": [400], "input_shape": [1, 28, 28], "activation": "silu"}
-    assert MLPAutoencoder().config == {"latent_dim": 20, "hidden_dims": [512, 256], "input_shape": [1, 28, 28],
-                                       "activation": "silu"}
+    assert MLPAutoencoder().config == {
+        "latent_dim": 20,
+        "hidden_dims": [512, 256],
+        "input_shape": [1, 28, 28],
+        "activation": "silu",
+    }
     for cls in (ConvVAE, ConvAutoencoder):
         assert cls().config == {"latent_dim": 20, "channels": [32, 16], "image_size": 28}
     assert DeconvDecoder().config == {"code_dim": 8, "channels": [32, 16], "image_size": 28, "out_channels": 1}
-    assert CodebookDecoder(4).config == {"num_images": 4, "code": "learned", "code_dim": 2, "channels": [32, 16],
-                                         "image_size": 28, "seed": 0}
+    assert CodebookDecoder(4).config == {
+        "num_images": 4,
+        "code": "learned",
+        "code_dim": 2,
+        "channels": [32, 16],
+        "image_size": 28,
+        "seed": 0,
+    }
     encoder = ConvEncoder()
     convs = [m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [m.out_channels for m in convs] == [16, 32]

@@ -6,7 +6,6 @@ import collections
 import nbformat
 import pytest
 
-
 from tools.classroom import course_notebooks
 from tools.zoo import training_lines
 

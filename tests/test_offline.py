@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-pytestmark = pytest.mark.skipif(os.environ.get("VAE_OFFLINE_CHECK") != "1",
-                                reason="the offline check runs in .ci/run (VAE_OFFLINE_CHECK=1, network blocked)")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("VAE_OFFLINE_CHECK") != "1",
+    reason="the offline check runs in .ci/run (VAE_OFFLINE_CHECK=1, network blocked)",
+)
 
 
 def test_the_network_is_really_blocked():

@@ -92,7 +92,7 @@ def test_latent_scatter_projects_higher_dimensions_and_rejects_one():
     assert xy.shape == (200, 2) and "principal components" in note
     assert xy[:, 0].var() > xy[:, 1].var() > 1.0  # the two spread-out directions are kept
     fig = plot_latent_scatter(codes, torch.zeros(200))
-    assert "principal component 1" == fig.axes[0].get_xlabel()
+    assert fig.axes[0].get_xlabel() == "principal component 1"
     with pytest.raises(ValueError, match="D >= 2"):
         plot_latent_scatter(torch.randn(10, 1), torch.zeros(10))
 
@@ -130,8 +130,9 @@ def lab_as_seen(colours, deficiency: str | None) -> np.ndarray:
     linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
     if deficiency is not None:
         linear = np.clip(linear @ np.array(MACHADO_2009[deficiency]).T, 0.0, 1.0)
-    to_xyz = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
-                       [0.0193339, 0.1191920, 0.9503041]])
+    to_xyz = np.array(
+        [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+    )
     xyz = linear @ to_xyz.T / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
     return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
@@ -142,7 +143,7 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     L1, a1, b1 = lab1.T
     L2, a2, b2 = lab2.T
     c_mean = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
-    g = 0.5 * (1 - np.sqrt(c_mean ** 7 / (c_mean ** 7 + 25.0 ** 7)))
+    g = 0.5 * (1 - np.sqrt(c_mean**7 / (c_mean**7 + 25.0**7)))
     a1, a2 = (1 + g) * a1, (1 + g) * a2
     c1, c2 = np.hypot(a1, b1), np.hypot(a2, b2)
     h1, h2 = np.degrees(np.arctan2(b1, a1)) % 360, np.degrees(np.arctan2(b2, a2)) % 360
@@ -152,15 +153,25 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     d_big_h = 2 * np.sqrt(c1 * c2) * np.sin(np.radians(dh / 2))
     l_mean, c_mean = (L1 + L2) / 2, (c1 + c2) / 2
     h_sum = h1 + h2
-    h_mean = np.where(c1 * c2 == 0, h_sum, np.where(np.abs(h1 - h2) <= 180, h_sum / 2,
-                                                    np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2)))
-    t = (1 - 0.17 * np.cos(np.radians(h_mean - 30)) + 0.24 * np.cos(np.radians(2 * h_mean))
-         + 0.32 * np.cos(np.radians(3 * h_mean + 6)) - 0.20 * np.cos(np.radians(4 * h_mean - 63)))
+    h_mean = np.where(
+        c1 * c2 == 0,
+        h_sum,
+        np.where(np.abs(h1 - h2) <= 180, h_sum / 2, np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2)),
+    )
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(h_mean - 30))
+        + 0.24 * np.cos(np.radians(2 * h_mean))
+        + 0.32 * np.cos(np.radians(3 * h_mean + 6))
+        - 0.20 * np.cos(np.radians(4 * h_mean - 63))
+    )
     s_l = 1 + 0.015 * (l_mean - 50) ** 2 / np.sqrt(20 + (l_mean - 50) ** 2)
     s_c, s_h = 1 + 0.045 * c_mean, 1 + 0.015 * c_mean * t
-    r_t = -np.sin(np.radians(60 * np.exp(-(((h_mean - 275) / 25) ** 2)))) * 2 * np.sqrt(c_mean ** 7 / (c_mean ** 7 + 25.0 ** 7))
+    r_t = (
+        -np.sin(np.radians(60 * np.exp(-(((h_mean - 275) / 25) ** 2)))) * 2 * np.sqrt(c_mean**7 / (c_mean**7 + 25.0**7))
+    )
     dl, dc, dh_ = (L2 - L1) / s_l, (c2 - c1) / s_c, d_big_h / s_h
-    return np.sqrt(dl ** 2 + dc ** 2 + dh_ ** 2 + r_t * dc * dh_)
+    return np.sqrt(dl**2 + dc**2 + dh_**2 + r_t * dc * dh_)
 
 
 def closest_pair(colours, deficiency: str | None) -> tuple[float, tuple[int, int]]:
@@ -196,7 +207,8 @@ def test_digit_colours_stay_apart_for_colour_blind_viewers(deficiency):
     distance, (a, b) = closest_pair(DIGIT_COLOURS, deficiency)
     assert distance >= MIN_DELTA_E, (
         f"seen with {deficiency or 'typical vision'}, the colours of digits {a} and {b} are only "
-        f"{distance:.1f} apart (CIEDE2000; at least {MIN_DELTA_E} needed)")
+        f"{distance:.1f} apart (CIEDE2000; at least {MIN_DELTA_E} needed)"
+    )
 
 
 def test_the_colour_check_rejects_matplotlibs_default_palette():
@@ -231,7 +243,9 @@ def test_latent_scatter_writes_each_digit_at_the_median_of_its_codes():
     ax = plot_latent_scatter(codes, torch.tensor([3, 3, 3, 8, 8, 8])).axes[0]
     assert [(t.get_text(), t.get_position()) for t in ax.texts] == [("3", (1.0, 1.0)), ("8", (11.0, 11.0))]
     assert len(plot_latent_scatter(codes, torch.tensor([3, 3, 3, 8, 8, 8]), label_centres=False).axes[0].texts) == 0
-    same_place = plot_latent_scatter(torch.cat([codes, codes]), torch.tensor([3, 3, 3, 8, 8, 8, 4, 4, 4, 9, 9, 9])).axes[0]
+    same_place = plot_latent_scatter(
+        torch.cat([codes, codes]), torch.tensor([3, 3, 3, 8, 8, 8, 4, 4, 4, 9, 9, 9])
+    ).axes[0]
     (x3, y3), (x4, y4) = [t.get_position() for t in same_place.texts[:2]]  # digits 3 and 4: one median
     assert math.hypot((x3 - x4) / 12, (y3 - y4) / 12) >= 0.08 - 1e-6  # written apart, not on top of each other
 
@@ -280,6 +294,8 @@ def test_a_long_label_does_not_push_a_grid_past_the_output_area():
     must fit."""
     from vae_helpers.plotting import MAX_FIGURE_WIDTH, show_images
 
-    fig = show_images(torch.rand(40, 1, 28, 28), ["20-D, uniform in the codes' box, and then some"] + [""] * 39, ncols=10)
+    fig = show_images(
+        torch.rand(40, 1, 28, 28), ["20-D, uniform in the codes' box, and then some"] + [""] * 39, ncols=10
+    )
     png = Image.open(io.BytesIO(png_of(fig)))  # as Jupyter saves it: the tight bounding box, padded
     assert png.width <= MAX_FIGURE_WIDTH * 100 + 2

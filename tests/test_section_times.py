@@ -24,7 +24,9 @@ def test_every_section_shows_its_time_under_its_heading(path):
     text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     headings = re.findall(r"^## .+\n(.*\n.*)", text, re.M)
     # each heading, then an empty line, then the estimate
-    assert headings and all(not h.split("\n")[0] and timing.ESTIMATE.match(h.split("\n")[1]) for h in headings), headings
+    assert headings and all(not h.split("\n")[0] and timing.ESTIMATE.match(h.split("\n")[1]) for h in headings), (
+        headings
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
@@ -33,8 +35,9 @@ def test_the_time_shown_is_the_rules(path):
     the content has changed since the estimates were written (python -m tools.timing --write)."""
     for s in timing.sections(path):
         assert s["shown"] is not None, f"{path.name}: section {s['title']!r} shows no time"
-        assert abs(s["shown"] - s["estimate"]) <= max(1, 0.2 * s["estimate"]), \
+        assert abs(s["shown"] - s["estimate"]) <= max(1, 0.2 * s["estimate"]), (
             f"{path.name}, {s['title']!r}: shows {s['shown']} minutes, the rule gives {s['estimate']}"
+        )
 
 
 def test_the_rule_counts_what_a_learner_does():
@@ -64,7 +67,8 @@ def test_the_teachers_guide_gives_each_notebooks_total():
     for path in NOTEBOOKS:
         minutes = shown_total(path)
         total += minutes
-        assert re.search(rf"\*\*{path.name[:2]} · [^*]+\*\* \(about {minutes} minutes working alone\)", guide), \
+        assert re.search(rf"\*\*{path.name[:2]} · [^*]+\*\* \(about {minutes} minutes working alone\)", guide), (
             f"the teacher's guide should give {path.name} about {minutes} minutes"
+        )
     hours, rest = divmod(10 * round(total / 10), 60)
     assert f"about {hours} h {rest} min for the whole course" in guide

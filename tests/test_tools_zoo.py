@@ -15,15 +15,20 @@ from vae_helpers.checkpoints import read_manifest, save_checkpoint
 def test_train_all_reports_what_each_notebook_trained_and_loaded(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("VAE_RETRAIN", raising=False)
-    nb = new_notebook(cells=[new_code_cell(
-        "import torch\n"
-        "from vae_helpers import zoo\n"
-        "from vae_helpers.training import History\n"
-        "from vae_helpers.utils import setup\n"
-        "cfg = setup(verbose=False)\n"
-        "def train(model):\n"
-        "    return History(epochs=[{'epoch': 1, 'train_loss': 1.0, 'test_loss': 1.5, 'train_seconds': 0.1}])\n"
-        "zoo.trained('toy', lambda: torch.nn.Linear(2, 1), train, cfg)\n")])
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "import torch\n"
+                "from vae_helpers import zoo\n"
+                "from vae_helpers.training import History\n"
+                "from vae_helpers.utils import setup\n"
+                "cfg = setup(verbose=False)\n"
+                "def train(model):\n"
+                "    return History(epochs=[{'epoch': 1, 'train_loss': 1.0, 'test_loss': 1.5, 'train_seconds': 0.1}])\n"
+                "zoo.trained('toy', lambda: torch.nn.Linear(2, 1), train, cfg)\n"
+            )
+        ]
+    )
     path = tmp_path / "01_toy.ipynb"
     nbformat.write(nb, path)
     assert tools_zoo.train_all(retrain=True, notebooks=[path]) == ["toy"]
@@ -34,8 +39,6 @@ def test_train_all_reports_what_each_notebook_trained_and_loaded(tmp_path, monke
     assert tools_zoo.train_all(retrain=False, notebooks=[path]) == ["toy"]  # meant to load, had to train: says why
     assert "'toy' was trained: no saved model yet" in capsys.readouterr().out
     assert "VAE_RETRAIN" not in os.environ  # restored
-
-
 
 
 def test_fail_if_trained_fails_when_a_model_had_to_be_trained(tmp_path, monkeypatch, capsys):

@@ -92,7 +92,12 @@ def test_setup_reports_and_returns_the_run_settings(monkeypatch, capsys):
 def test_layer_table_lists_each_leaf_layer_with_its_output_shape(capsys):
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.ReLU(), nn.Linear(5, 2))
     rows = utils.layer_table(model, torch.zeros(3, 3, 4))
-    assert [(r[1], r[2], r[3]) for r in rows] == [("Flatten", (3, 12), 0), ("Linear", (3, 5), 65), ("ReLU", (3, 5), 0), ("Linear", (3, 2), 12)]
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("Flatten", (3, 12), 0),
+        ("Linear", (3, 5), 65),
+        ("ReLU", (3, 5), 0),
+        ("Linear", (3, 2), 12),
+    ]
     out = capsys.readouterr().out
     assert "(3, 12)" in out and "77" in out
     assert all(not m._forward_hooks for m in model.modules())  # hooks removed

@@ -10,15 +10,22 @@ import pytest
 import torch
 from PIL import Image
 
+from vae_helpers import widgets
 from vae_helpers.data import Split
 from vae_helpers.losses import kl_per_dimension
-from vae_helpers.models import MLPAutoencoder, MLPVAE
-from vae_helpers import widgets
-from vae_helpers.plotting import TEXT_PX, png_bytes
-from vae_helpers.plotting import side_by_side, strip_png
+from vae_helpers.models import MLPVAE, MLPAutoencoder
+from vae_helpers.plotting import TEXT_PX, png_bytes, side_by_side, strip_png
 from vae_helpers.training import encode_split
-from vae_helpers.widgets import (Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, nice_step, pixel_image, snap,
-                                 vae_pictures)
+from vae_helpers.widgets import (
+    Interpolation,
+    LatentExplorer,
+    LatentSliders,
+    ModelSwitcher,
+    nice_step,
+    pixel_image,
+    snap,
+    vae_pictures,
+)
 
 
 @pytest.fixture
@@ -72,7 +79,7 @@ def find(picture: bytes, part: bytes) -> tuple[int, int] | None:
         return None
     rows = np.lib.stride_tricks.sliding_window_view(big, w, axis=1)  # (H, W - w + 1, w): every run of w pixels
     for r, c in zip(*np.nonzero((rows[: big.shape[0] - h + 1] == small[0]).all(-1))):
-        if np.array_equal(big[r:r + h, c:c + w], small):
+        if np.array_equal(big[r : r + h, c : c + w], small):
             return int(r), int(c)
     return None
 
@@ -200,8 +207,9 @@ def test_a_test_digit_can_be_picked_by_class(split):
 
 def test_static_picture_shows_the_image_with_its_title_and_settings(vae):
     codes = torch.randn(10, 3)
-    panel = LatentSliders(vae.decode, 3, dims=[2, 0], codes=codes, labels=torch.arange(10) % 10, scale=2,
-                          title="3-D VAE")
+    panel = LatentSliders(
+        vae.decode, 3, dims=[2, 0], codes=codes, labels=torch.arange(10) % 10, scale=2, title="3-D VAE"
+    )
     panel.set_code_from_index(4)
     panel.sliders[0].value = 1.0
     bundle = panel._repr_mimebundle_()
@@ -223,15 +231,28 @@ def test_static_picture_shows_the_image_with_its_title_and_settings(vae):
 
 def test_every_picture_of_every_panel_is_shown_at_its_own_size(split):
     vae2, vae3 = model("vae", 2), model("vae", 3)
-    panels = [LatentSliders.for_model(vae3, split, k=2), LatentExplorer.for_model(vae2, split, scale=3),
-              Interpolation.for_models({"a": vae2, "b": vae3}, split, scale=4),
-              ModelSwitcher.for_vaes({1: vae2, 2: vae3}, split, split.x()[:4], n_samples=4)]
-    images = [panels[0].image, panels[1].image, panels[1].scatter_image, panels[2].ends_image,
-              *panels[2].strips.values(), *panels[2].current.values(), *panels[3].images]
+    panels = [
+        LatentSliders.for_model(vae3, split, k=2),
+        LatentExplorer.for_model(vae2, split, scale=3),
+        Interpolation.for_models({"a": vae2, "b": vae3}, split, scale=4),
+        ModelSwitcher.for_vaes({1: vae2, 2: vae3}, split, split.x()[:4], n_samples=4),
+    ]
+    images = [
+        panels[0].image,
+        panels[1].image,
+        panels[1].scatter_image,
+        panels[2].ends_image,
+        *panels[2].strips.values(),
+        *panels[2].current.values(),
+        *panels[3].images,
+    ]
     for image in images:
         assert_shown_at_its_own_size(image)
-    assert [shown_size(i) for i in (panels[0].image, panels[1].image, panels[2].current["a"])] == \
-        [("224px", "224px"), ("84px", "84px"), ("112px", "112px")]  # digits: square, 28 times the scale
+    assert [shown_size(i) for i in (panels[0].image, panels[1].image, panels[2].current["a"])] == [
+        ("224px", "224px"),
+        ("84px", "84px"),
+        ("112px", "112px"),
+    ]  # digits: square, 28 times the scale
     panels[2].set_endpoints(5, 7)
     panels[3].slider.value = 2
     for image in images:
@@ -281,7 +302,10 @@ def test_explorer_moves_the_marker_and_decodes_there(split, kind):
     assert panel.image.value == decoded_png(m, point, 3)
     assert (point - codes[5]).abs().max() <= panel.x_slider.step / 2 + 1e-6  # the grid point nearest test code 5
     nearest = (codes - point).norm(dim=1).argmin()
-    assert f"nearest test code: a {int(split.labels[nearest])}, {(codes[nearest] - point).norm():.2f} away" in panel.status.value
+    assert (
+        f"nearest test code: a {int(split.labels[nearest])}, {(codes[nearest] - point).norm():.2f} away"
+        in panel.status.value
+    )
     # the marker is painted where matplotlib put that point: a black ring 9 pixels around it
     px, py = panel.pixel()
     pixels = np.asarray(Image.open(io.BytesIO(panel.scatter_image.value)).convert("L"))
@@ -295,7 +319,8 @@ def test_explorer_clips_the_point_to_the_plot(split):
     assert panel.point().tolist() == pytest.approx([panel.high[0], panel.low[1]])
     static = base64.b64decode(panel._repr_mimebundle_()["image/png"])
     w, h = png_size(static)
-    assert w > panel.background.width + 8 * 28 and h > panel.background.height  # scatter and digit side by side, captioned
+    # scatter and digit side by side, captioned
+    assert w > panel.background.width + 8 * 28 and h > panel.background.height
     assert find(static, panel.scatter_png()) is not None and find(static, panel.image.value) is not None
     assert dark_pixels(static, slice(0, find(static, panel.image.value)[0])) > 100  # the captions above
 
@@ -403,8 +428,11 @@ def test_model_switcher_swaps_the_pictures():
     def picture(value, size):
         return png_bytes(torch.full((1, size, size), value), scale=1)
 
-    panels = {0.5: [picture(0.1, 8), picture(0.2, 9)], 1.0: [picture(0.3, 8), picture(0.4, 9)],
-              4.0: [picture(0.5, 8), picture(0.6, 12)]}
+    panels = {
+        0.5: [picture(0.1, 8), picture(0.2, 9)],
+        1.0: [picture(0.3, 8), picture(0.4, 9)],
+        4.0: [picture(0.5, 8), picture(0.6, 12)],
+    }
     switcher = ModelSwitcher(panels, captions=["samples", "scatter"])
     assert [i.value for i in switcher.images] == panels[0.5]
     switcher.slider.value = 4.0
@@ -412,7 +440,8 @@ def test_model_switcher_swaps_the_pictures():
     assert shown_size(switcher.images[1]) == ("12px", "12px")  # resized to the new picture, not stretched
     static = switcher.static_png()
     assert all(find(static, p) is not None for p in panels[4.0])
-    assert find(static, panels[4.0][0])[0] > 2 * TEXT_PX  # two lines of text above: the title (which beta) and a caption
+    # two lines of text above: the title (which beta) and a caption
+    assert find(static, panels[4.0][0])[0] > 2 * TEXT_PX
     assert dark_pixels(static, slice(0, TEXT_PX)) > 50
     with pytest.raises(ValueError, match="same number of pictures"):
         ModelSwitcher({1: [b"x"], 2: [b"x", b"y"]})
@@ -436,6 +465,7 @@ def test_model_switcher_for_vaes_shows_each_models_pictures(split):
     with torch.no_grad():
         samples = torch.sigmoid(vaes[4.0].decode(z))
     from torchvision.utils import make_grid
+
     assert switcher.panels[4.0][0] == png_bytes(make_grid(samples, nrow=4, padding=2, pad_value=0.5)[:1], scale=2)
     static = base64.b64decode(switcher._repr_mimebundle_()["image/png"])
     assert png_size(static)[0] > sum(png_size(p)[0] for p in switcher.panels[0.5])  # all three, with gaps
@@ -482,9 +512,11 @@ def test_side_by_side_checks_captions():
 # --------------------------------------------------------------------------- ipywidgets versions
 
 
-@pytest.mark.skipif(not os.environ.get("VAE_EXPECT_IPYWIDGETS"),
-                    reason="set VAE_EXPECT_IPYWIDGETS=7.7 to check which ipywidgets these tests ran on "
-                           "(.ci/run runs this file again on ipywidgets 7.7)")
+@pytest.mark.skipif(
+    not os.environ.get("VAE_EXPECT_IPYWIDGETS"),
+    reason="set VAE_EXPECT_IPYWIDGETS=7.7 to check which ipywidgets these tests ran on "
+    "(.ci/run runs this file again on ipywidgets 7.7)",
+)
 def test_running_on_the_expected_ipywidgets():
     import ipywidgets
 

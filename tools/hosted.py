@@ -20,8 +20,8 @@ Colab stops with a message saying which line to fill in.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from vae_helpers.files import atomic_write_text
 
@@ -31,32 +31,47 @@ BADGES_END = "<!-- hosted-badges: end -->"
 _GITHUB = re.compile(r"^https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 
-TITLE = "#@title Colab only: installs the course's helper package there; does nothing anywhere else"
+# "# @title" (with the space that ruff format puts after "#"): Colab reads it as the cell's form title too
+TITLE = "# @title Colab only: installs the course's helper package there; does nothing anywhere else"
 # The cell's code is hidden: JupyterLab collapses it (jupyter.source_hidden) and Colab shows its title as a
 # form (cellView), so a learner's first screen is the course; a click shows the code.
 HIDDEN = {"jupyter": {"source_hidden": True}, "cellView": "form"}
 
-_CELL = TITLE + '''
+_CELL = (
+    TITLE
+    + """
 # Colab opens this notebook without the rest of the course, so this cell installs the course's helper
 # package, vae_helpers, from the course's repository, and nothing else: Colab's own PyTorch and
 # ipywidgets stay as they are. Anywhere else (your laptop, a lab, Binder) it does nothing.
-COURSE_REPOSITORY = "{repository}"  # e.g. "https://github.com/OWNER/NAME" (written by `make hosted`)
+# where the course is published, e.g. "https://github.com/OWNER/NAME", and its branch (written by `make hosted`)
+COURSE_REPOSITORY = "{repository}"
 COURSE_BRANCH = "{branch}"
-import importlib, importlib.util, subprocess, sys
+import importlib
+import importlib.util
+import subprocess
+import sys
 
 if "google.colab" in sys.modules and importlib.util.find_spec("vae_helpers") is None:
     if not COURSE_REPOSITORY:
-        raise RuntimeError("This copy of the course does not record where it is published. Set COURSE_REPOSITORY "
-                           "above to the GitHub address you opened this notebook from, then run this cell again.")
+        raise RuntimeError(
+            "This copy of the course does not record where it is published. Set COURSE_REPOSITORY "
+            "above to the GitHub address you opened this notebook from, then run this cell again."
+        )
     package = f"vae_helpers @ git+{{COURSE_REPOSITORY}}@{{COURSE_BRANCH}}"
     if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", package]).returncode:
-        raise RuntimeError(f"pip could not install {{package}} (its message is above). Check COURSE_REPOSITORY "
-                           "and COURSE_BRANCH, and that this runtime can reach GitHub.")
+        raise RuntimeError(
+            f"pip could not install {{package}} (its message is above). Check COURSE_REPOSITORY "
+            "and COURSE_BRANCH, and that this runtime can reach GitHub."
+        )
     importlib.invalidate_caches()
-    print(f"Installed vae_helpers from {{COURSE_REPOSITORY}} ({{COURSE_BRANCH}}).")'''
+    print(f"Installed vae_helpers from {{COURSE_REPOSITORY}} ({{COURSE_BRANCH}}).")"""
+)
 
-_RECORDED = re.compile(r"^COURSE_REPOSITORY = (?P<repository>'[^'\n]*'|\"[^\"\n]*\").*\nCOURSE_BRANCH = "
-                       r"(?P<branch>'[^'\n]*'|\"[^\"\n]*\")$", re.M)
+_RECORDED = re.compile(
+    r"^COURSE_REPOSITORY = (?P<repository>'[^'\n]*'|\"[^\"\n]*\").*\nCOURSE_BRANCH = "
+    r"(?P<branch>'[^'\n]*'|\"[^\"\n]*\")$",
+    re.M,
+)
 
 
 def check_repository(url: str) -> tuple[str, str]:
@@ -64,8 +79,10 @@ def check_repository(url: str) -> tuple[str, str]:
     (Colab opens notebooks from GitHub only, and Binder's badge here is GitHub's.)"""
     match = _GITHUB.match(url.strip())
     if not match:
-        raise ValueError(f"{url!r} is not a GitHub repository address. Give it as https://github.com/OWNER/NAME "
-                         "(Colab opens notebooks from GitHub).")
+        raise ValueError(
+            f"{url!r} is not a GitHub repository address. Give it as https://github.com/OWNER/NAME "
+            "(Colab opens notebooks from GitHub)."
+        )
     return match.group(1), match.group(2)
 
 
@@ -102,8 +119,10 @@ def recorded_in(source: str) -> tuple[str, str]:
 
     match = _RECORDED.search(source)
     if not match:
-        raise ValueError("The install cell has no COURSE_REPOSITORY / COURSE_BRANCH lines; rewrite it with "
-                         "`make hosted` (python -m tools.classroom hosted --repo ...).")
+        raise ValueError(
+            "The install cell has no COURSE_REPOSITORY / COURSE_BRANCH lines; rewrite it with "
+            "`make hosted` (python -m tools.classroom hosted --repo ...)."
+        )
     return ast.literal_eval(match["repository"]), ast.literal_eval(match["branch"])
 
 
@@ -133,8 +152,10 @@ def badges_markdown(repository: str = "", branch: str = "main", notebooks: Itera
 def _badges_span(readme_text: str, readme: Path) -> tuple[int, int]:
     begin, end = readme_text.find(BADGES_BEGIN), readme_text.find(BADGES_END)
     if begin < 0 or end < begin:
-        raise ValueError(f"{readme} has no badge block: put the two lines\n{BADGES_BEGIN}\n{BADGES_END}\n"
-                         "where the badges belong, then run this again.")
+        raise ValueError(
+            f"{readme} has no badge block: put the two lines\n{BADGES_BEGIN}\n{BADGES_END}\n"
+            "where the badges belong, then run this again."
+        )
     return begin, end + len(BADGES_END)
 
 
@@ -148,13 +169,17 @@ def recorded(notebooks: Iterable[Path]) -> tuple[str, str]:
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         if not code or not is_install_cell(code[0]):
-            raise ValueError(f"{path.name}: its first code cell is not the Colab install cell (tag {INSTALL_TAG!r}). "
-                             "`make hosted` puts it back.")
+            raise ValueError(
+                f"{path.name}: its first code cell is not the Colab install cell (tag {INSTALL_TAG!r}). "
+                "`make hosted` puts it back."
+            )
         found.setdefault(recorded_in(code[0].source), []).append(path.name)
     if len(found) != 1:
-        raise ValueError("The notebooks record different repositories: "
-                         + "; ".join(f"{r or 'none'} ({b}) in {', '.join(n)}" for (r, b), n in found.items())
-                         + ". `make hosted REPO=...` writes one into all of them.")
+        raise ValueError(
+            "The notebooks record different repositories: "
+            + "; ".join(f"{r or 'none'} ({b}) in {', '.join(n)}" for (r, b), n in found.items())
+            + ". `make hosted REPO=...` writes one into all of them."
+        )
     return next(iter(found))
 
 

@@ -25,8 +25,13 @@ from .classroom import course_notebooks
 
 def _printed(nb) -> str:
     """Everything an executed notebook's code cells printed."""
-    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                     if o.get("output_type") == "stream")
+    return "\n".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
 
 
 def training_lines(nb) -> tuple[list[str], list[str]]:
@@ -62,12 +67,16 @@ def train_all(retrain: bool = True, notebooks: list[Path] | None = None, timeout
             start = time.perf_counter()
             print(f"{path.name}: running ...", flush=True)
             nb = nbformat.read(path, as_version=4)
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
             trained_here, loaded = training_lines(nb)
             trained_names += trained_here
-            print(f"{path.name}: done in {time.perf_counter() - start:.0f} s; trained {len(trained_here)}"
-                  f"{' (' + ', '.join(trained_here) + ')' if trained_here else ''}, loaded {len(loaded)}", flush=True)
+            print(
+                f"{path.name}: done in {time.perf_counter() - start:.0f} s; trained {len(trained_here)}"
+                f"{' (' + ', '.join(trained_here) + ')' if trained_here else ''}, loaded {len(loaded)}",
+                flush=True,
+            )
             if not retrain:  # every model was meant to be loaded: say why each trained one was not
                 for name, reason in training_reasons(nb):
                     print(f"    '{name}' was trained: {reason}", flush=True)
@@ -84,8 +93,10 @@ def describe_manifest(models: dict[str, dict]) -> str:
     for file, entry in models.items():
         metrics = entry.get("metrics", {})
         test = metrics.get("test_loss")
-        lines.append(f"{file:<28} {entry.get('model_class', '?'):<16} {entry.get('parameters', 0):>10,d} "
-                     f"{int(metrics.get('epochs', 0)) or '':>6} {'' if test is None else f'{test:.2f}':>10}  {entry.get('saved', '')}")
+        lines.append(
+            f"{file:<28} {entry.get('model_class', '?'):<16} {entry.get('parameters', 0):>10,d} "
+            f"{int(metrics.get('epochs', 0)) or '':>6} {'' if test is None else f'{test:.2f}':>10}  {entry.get('saved', '')}"
+        )
     return "\n".join(lines)
 
 
@@ -94,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_all = sub.add_parser("train-all", help="run every notebook headless so that all its models are trained and saved")
     p_all.add_argument("--keep", action="store_true", help="keep checkpoints whose key matches (train only the others)")
-    p_all.add_argument("--fail-if-trained", action="store_true",
-                       help="exit with status 3 if any model had to be trained (with --keep: every model was expected saved)")
+    p_all.add_argument(
+        "--fail-if-trained",
+        action="store_true",
+        help="exit with status 3 if any model had to be trained (with --keep: every model was expected saved)",
+    )
     sub.add_parser("list", help="list the saved models and their test figures (manifest.json)")
     args = parser.parse_args(argv)
     trained_names: list[str] = []
@@ -103,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train-all":
             trained_names = train_all(retrain=not args.keep)
             models = read_manifest()
-            print(f"\n{len(trained_names)} models trained; {len(models)} checkpoints in {display_path(checkpoint_dir())} "
-                  "(manifest.json lists their keys):")
+            print(
+                f"\n{len(trained_names)} models trained; {len(models)} checkpoints in {display_path(checkpoint_dir())} "
+                "(manifest.json lists their keys):"
+            )
         else:
             models = read_manifest()
             print(f"{len(models)} checkpoints in {display_path(checkpoint_dir())}:")
@@ -113,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(describe_manifest(models))
     if args.command == "train-all" and args.fail_if_trained and trained_names:
-        print(f"error: {len(trained_names)} models were trained although every one should have been loaded: "
-              f"{', '.join(trained_names)}", file=sys.stderr)
+        print(
+            f"error: {len(trained_names)} models were trained although every one should have been loaded: "
+            f"{', '.join(trained_names)}",
+            file=sys.stderr,
+        )
         return 3
     return 0
 

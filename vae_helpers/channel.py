@@ -18,8 +18,9 @@ def _check_range(low: float, high: float) -> None:
     checks.number("high", high, above=low)
 
 
-def decoding_accuracy(num_messages: int, noise_std: float, low: float = 0.0, high: float = 10.0,
-                      trials: int = 2000, seed: int = 0) -> float:
+def decoding_accuracy(
+    num_messages: int, noise_std: float, low: float = 0.0, high: float = 10.0, trials: int = 2000, seed: int = 0
+) -> float:
     """Share of transmissions decoded to the right message, for ``num_messages`` evenly spaced messages."""
     checks.count("num_messages", num_messages)
     checks.number("noise_std", noise_std, minimum=0)
@@ -37,8 +38,15 @@ def decoding_accuracy(num_messages: int, noise_std: float, low: float = 0.0, hig
     return (decoded == torch.arange(num_messages)).double().mean().item()
 
 
-def messages_told_apart(noise_std: float, accuracy: float = 0.95, low: float = 0.0, high: float = 10.0,
-                        max_messages: int = 400, trials: int = 1000, seed: int = 0) -> int:
+def messages_told_apart(
+    noise_std: float,
+    accuracy: float = 0.95,
+    low: float = 0.0,
+    high: float = 10.0,
+    max_messages: int = 400,
+    trials: int = 1000,
+    seed: int = 0,
+) -> int:
     """How many evenly spaced messages the channel carries: the largest ``n`` such that every set of
     ``2, 3, ..., n`` messages is decoded with at least ``accuracy`` (capped at ``max_messages``)."""
     checks.number("noise_std", noise_std, minimum=0)

@@ -16,6 +16,7 @@ the course folder).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -109,7 +110,11 @@ def _manifest_problem(data: Any) -> str | None:
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         return "it holds no 'models' table"
     for name, entry in data["models"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict) or not isinstance(entry.get("metrics"), dict):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("config"), dict)
+            or not isinstance(entry.get("metrics"), dict)
+        ):
             return f"its entry for {name!r} is not a checkpoint's description"
         if not all(isinstance(v, (int, float)) for v in entry["metrics"].values()):
             return f"its entry for {name!r} has metrics that are not numbers"
@@ -144,12 +149,13 @@ def read_manifest(folder: str | os.PathLike | None = None) -> dict[str, dict[str
     if problem is None:
         return data["models"]
     models = rebuild_manifest(folder)
-    print(f"{path} was not a manifest of this course ({problem}); rebuilt it from the {len(models)} "
-          "checkpoint files there.", file=sys.stderr)
-    try:
+    print(
+        f"{path} was not a manifest of this course ({problem}); rebuilt it from the {len(models)} "
+        "checkpoint files there.",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(OSError):  # a read-only folder: the rebuilt table is still returned
         _write_manifest(folder, models)
-    except OSError:
-        pass  # a read-only folder: the rebuilt table is still returned
     return models
 
 
@@ -169,9 +175,11 @@ def update_manifest(path: Path, entry: dict[str, Any]) -> None:
             models[path.name] = entry
             _write_manifest(folder, models)
     except Timeout:
-        print(f"The manifest in {folder} stayed locked for {LOCK_SECONDS} s (another save?), so {path.name} is not "
-              "listed there yet; the checkpoint itself is saved. `python -m vae_helpers.zoo list` lists it again.",
-              file=sys.stderr)
+        print(
+            f"The manifest in {folder} stayed locked for {LOCK_SECONDS} s (another save?), so {path.name} is not "
+            "listed there yet; the checkpoint itself is saved. `python -m vae_helpers.zoo list` lists it again.",
+            file=sys.stderr,
+        )
 
 
 # --------------------------------------------------------------------------- loading
@@ -203,7 +211,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     unreadable, foreign or damaged file raises :class:`CheckpointError` saying so."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"No checkpoint at {path}. Train the model first (the notebook does this when the file is missing).")
+        raise CheckpointError(
+            f"No checkpoint at {path}. Train the model first (the notebook does this when the file is missing)."
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated file, wrong format, pickled code, no permission...
@@ -212,15 +222,25 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             "The file is damaged or not a checkpoint of this course; delete it and retrain."
         ) from err
     if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
-        raise CheckpointError(f"{path} is not a checkpoint of this course (no 'state_dict' inside); delete it and retrain.")
-    bad = [k for k, v in payload["state_dict"].items() if not isinstance(v, torch.Tensor) or
-           (v.is_floating_point() and not bool(torch.isfinite(v).all()))]
+        raise CheckpointError(
+            f"{path} is not a checkpoint of this course (no 'state_dict' inside); delete it and retrain."
+        )
+    bad = [
+        k
+        for k, v in payload["state_dict"].items()
+        if not isinstance(v, torch.Tensor) or (v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    ]
     metrics = payload.get("metrics", {})
-    bad += [k for k, v in (metrics.items() if isinstance(metrics, dict) else [])
-            if not isinstance(v, (int, float)) or not math.isfinite(v)]
+    bad += [
+        k
+        for k, v in (metrics.items() if isinstance(metrics, dict) else [])
+        if not isinstance(v, (int, float)) or not math.isfinite(v)
+    ]
     if bad:
-        raise CheckpointError(f"{path} is damaged: {', '.join(bad[:4])} {'is' if len(bad) == 1 else 'are'} not finite "
-                              "(NaN or infinite); delete it and retrain.")
+        raise CheckpointError(
+            f"{path} is damaged: {', '.join(bad[:4])} {'is' if len(bad) == 1 else 'are'} not finite "
+            "(NaN or infinite); delete it and retrain."
+        )
     return payload
 
 

@@ -7,7 +7,8 @@ then stops at the call that made it, in words, instead of deep inside torch.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 
@@ -26,8 +27,9 @@ def count(name: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
-def number(name: str, value: Any, minimum: float | None = None, maximum: float | None = None,
-           above: float | None = None) -> float:
+def number(
+    name: str, value: Any, minimum: float | None = None, maximum: float | None = None, above: float | None = None
+) -> float:
     """``value`` as a finite real number within the given bounds (``above``: strictly greater)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, torch.Tensor) and value.numel() == 1:
@@ -72,7 +74,9 @@ def function(name: str, value: Any, optional: bool = False) -> Any:
 
 def tensor(name: str, value: Any, ndim: int | None = None, floating: bool = False) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}. Convert it with torch.as_tensor(...).")
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(value).__name__}. Convert it with torch.as_tensor(...)."
+        )
     if ndim is not None and value.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}.")
     if floating and not value.is_floating_point():
@@ -85,8 +89,10 @@ def images(name: str, x: Any, shape: Sequence[int]) -> torch.Tensor:
     shape = tuple(shape)
     flat = math.prod(shape)
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of images shaped (B, {', '.join(map(str, shape))}), "
-                        f"got {type(x).__name__}. Convert it with torch.as_tensor(...).")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of images shaped (B, {', '.join(map(str, shape))}), "
+            f"got {type(x).__name__}. Convert it with torch.as_tensor(...)."
+        )
     if not x.is_floating_point():
         fix = " (pixels 0-255): use x.float() / 255" if x.dtype == torch.uint8 else ": use x.float()"
         raise TypeError(f"{name} must hold floats in [0, 1], got {x.dtype}{fix}.")
@@ -97,7 +103,9 @@ def images(name: str, x: Any, shape: Sequence[int]) -> torch.Tensor:
         hint = " It lacks the channel dimension: use x.unsqueeze(1)."
     elif tuple(x.shape) == shape:
         hint = " It is a single image: use x.unsqueeze(0) for a batch of one."
-    raise ValueError(f"{name} must be shaped (B, {', '.join(map(str, shape))}) or (B, {flat}), got {tuple(x.shape)}.{hint}")
+    raise ValueError(
+        f"{name} must be shaped (B, {', '.join(map(str, shape))}) or (B, {flat}), got {tuple(x.shape)}.{hint}"
+    )
 
 
 def codes(name: str, z: Any, latent_dim: int) -> torch.Tensor:
@@ -108,6 +116,8 @@ def codes(name: str, z: Any, latent_dim: int) -> torch.Tensor:
         raise TypeError(f"{name} must hold floats, got {z.dtype}: use z.float().")
     if z.ndim != 2 or z.shape[1] != latent_dim:
         hint = " For one code use z.unsqueeze(0)." if z.ndim == 1 and z.shape[0] == latent_dim else ""
-        raise ValueError(f"{name} must be shaped (B, {latent_dim}) for this model's latent_dim={latent_dim}, "
-                         f"got {tuple(z.shape)}.{hint}")
+        raise ValueError(
+            f"{name} must be shaped (B, {latent_dim}) for this model's latent_dim={latent_dim}, "
+            f"got {tuple(z.shape)}.{hint}"
+        )
     return z

@@ -10,8 +10,9 @@ batch is one indexing operation (see ``benchmarks/bench_training_loop.py``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -36,7 +37,7 @@ class Split:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def __getitem__(self, index) -> "Split":
+    def __getitem__(self, index) -> Split:
         if isinstance(index, int):  # one image, kept as a split of one
             if not -len(self) <= index < len(self):
                 raise IndexError(f"index {index} is out of range for a split of {len(self)} images.")
@@ -51,11 +52,13 @@ class Split:
         """All images as float ``(N, 1, 28, 28)`` in [0, 1] (fine for small splits; use batches for large)."""
         return to_float(self.images)
 
-    def to(self, device: str | torch.device) -> "Split":
+    def to(self, device: str | torch.device) -> Split:
         """A copy on ``device`` (the uint8 tensor is small: 47 MB for the training set)."""
         return Split(self.images.to(device), self.labels.to(device))
 
-    def batches(self, batch_size: int = 128, shuffle: bool = True, seed: int | None = None, drop_last: bool = False) -> "Batches":
+    def batches(
+        self, batch_size: int = 128, shuffle: bool = True, seed: int | None = None, drop_last: bool = False
+    ) -> Batches:
         """Re-iterable float batches of this split, see :class:`Batches`."""
         return Batches(self, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
 
@@ -68,7 +71,14 @@ class Batches:
     it comes from torch's global generator (seeded by ``utils.seed_everything``).
     """
 
-    def __init__(self, split: Split, batch_size: int = 128, shuffle: bool = True, seed: int | None = None, drop_last: bool = False):
+    def __init__(
+        self,
+        split: Split,
+        batch_size: int = 128,
+        shuffle: bool = True,
+        seed: int | None = None,
+        drop_last: bool = False,
+    ):
         if not isinstance(split, Split):
             raise TypeError(f"split must be a data.Split (e.g. mnist.train), got {type(split).__name__}.")
         checks.count("batch_size", batch_size)
@@ -77,7 +87,9 @@ class Batches:
         if len(split) == 0:
             raise ValueError("Cannot make batches of an empty split.")
         if drop_last and batch_size > len(split):
-            raise ValueError(f"batch_size={batch_size} is larger than the split ({len(split)} images) and drop_last=True would yield nothing.")
+            raise ValueError(
+                f"batch_size={batch_size} is larger than the split ({len(split)} images) and drop_last=True would yield nothing."
+            )
         self.split = split
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -113,7 +125,9 @@ class Splits(NamedTuple):
     test: Split
 
 
-def split_indices(num_train: int, val_size: int = 0, subset: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def split_indices(
+    num_train: int, val_size: int = 0, subset: int | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded, disjoint (train, validation) index sets out of ``num_train`` training examples, each sorted."""
     checks.count("num_train", num_train)
     checks.count("val_size", val_size, minimum=0)
@@ -124,7 +138,9 @@ def split_indices(num_train: int, val_size: int = 0, subset: int | None = None, 
         raise ValueError(f"val_size={val_size} must be between 0 and {num_train - 1}.")
     left = num_train - val_size
     if subset is not None and not 1 <= subset <= left:
-        raise ValueError(f"subset={subset} must be between 1 and {left} (the training images left after val_size={val_size}).")
+        raise ValueError(
+            f"subset={subset} must be between 1 and {left} (the training images left after val_size={val_size})."
+        )
     order = torch.randperm(num_train, generator=torch.Generator().manual_seed(seed))
     val, train = order[:val_size], order[val_size:]
     if subset is not None:
@@ -180,7 +196,9 @@ def course_mnist(fast: bool, device: str | torch.device | None = None) -> Splits
 # --------------------------------------------------------------------------- examples for figures
 
 
-def examples(split: Split, n: int = 10, one_per_class: bool = False, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def examples(
+    split: Split, n: int = 10, one_per_class: bool = False, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` images ``(n, 1, 28, 28)`` and their labels, a seeded random choice.
 
     With ``one_per_class`` the labels cycle 0, 1, ..., 9, 0, 1, ... (``n=10``: one of each digit).

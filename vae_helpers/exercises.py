@@ -33,7 +33,8 @@ import functools
 import io
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -125,14 +126,17 @@ def _safely(check: Callable[..., _Result], *args: Any) -> _Result:
         with _one_thread():
             return check(*args)
     except Exception as err:  # a net under the net: every learner call is already guarded by _call
-        return _Result(False, f"the check could not read your answer ({type(err).__name__}: {_one_line(err)}). "
-                              "Hint: return a single torch tensor (or a number where one is asked for).")
+        return _Result(
+            False,
+            f"the check could not read your answer ({type(err).__name__}: {_one_line(err)}). "
+            "Hint: return a single torch tensor (or a number where one is asked for).",
+        )
 
 
 def _one_line(err: BaseException, limit: int = 160) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     text = lines[0] if lines else ""
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fmt(x: float) -> str:
@@ -176,18 +180,24 @@ def _common_hint(err: Exception) -> str | None:
     if "ellipsis" in text:
         return "there is still a `...` in your code: replace it with your own."
     if "return_types" in text:
-        return ("torch.max(t, dim) / torch.min(t, dim) reduce along a dimension and return a (values, indices) pair; "
-                "for an element-wise max(t, 0) use t.clamp(min=0).")
+        return (
+            "torch.max(t, dim) / torch.min(t, dim) reduce along a dimension and return a (values, indices) pair; "
+            "for an element-wise max(t, 0) use t.clamp(min=0)."
+        )
     if "Boolean value of Tensor with more than one value is ambiguous" in text or "truth value of an array" in text:
-        return ("Python's max, min, `if`, `and` and `or` look at a whole tensor at once; use element-wise torch "
-                "functions instead (t.clamp(min=0), torch.maximum, torch.where).")
+        return (
+            "Python's max, min, `if`, `and` and `or` look at a whole tensor at once; use element-wise torch "
+            "functions instead (t.clamp(min=0), torch.maximum, torch.where)."
+        )
     if "numpy() on Tensor that requires grad" in text:
         return "NumPy cannot carry gradients: stay with torch operations (torch.exp, torch.sqrt, ...) on the tensors."
     if "in-place operation" in text:
         return "do not change the inputs in place (+=, .add_(), t[...] = ...); build a new tensor from them."
-    if "Double" in text and "Float" in text or "same dtype" in text:
-        return ("float64 (NumPy's default) meets float32 (PyTorch's): keep to torch operations, or convert "
-                "with torch.as_tensor(..., dtype=torch.float32).")
+    if ("Double" in text and "Float" in text) or "same dtype" in text:
+        return (
+            "float64 (NumPy's default) meets float32 (PyTorch's): keep to torch operations, or convert "
+            "with torch.as_tensor(..., dtype=torch.float32)."
+        )
     if "must match the size of tensor" in text:
         return "two tensors of different shapes were combined: print their .shape to see which."
     return None
@@ -196,8 +206,10 @@ def _common_hint(err: Exception) -> str | None:
 def _call(fn: Any, *args: Any, hint: Callable[[Exception], str | None] | None = None) -> tuple[Any, str | None]:
     """``(value, None)``, or ``(None, message)`` when ``fn`` is not written yet or fails (never raises)."""
     if not callable(fn):
-        return None, (f"pass your function itself, e.g. check_kl(kl_divergence) without parentheses after the "
-                      f"name; you passed {_describe(fn)}.")
+        return None, (
+            f"pass your function itself, e.g. check_kl(kl_divergence) without parentheses after the "
+            f"name; you passed {_describe(fn)}."
+        )
     try:
         value = fn(*args)
     except NotImplementedError:
@@ -233,9 +245,15 @@ def _as_float_tensor(value: Any, floats_only: bool = False) -> tuple[torch.Tenso
         note = f"(your answer was {_describe(value).split(' of shape')[0]}{where}; converted to a float32 tensor)"
         return value.to("cpu", torch.float32), note, None
     if _is_return_types(value):
-        return None, None, (f"your function returns {_describe(value)}. torch.{type(value).__name__}(t, dim) reduces "
-                            "along a dimension and returns a pair; take .values, or for an element-wise max(t, 0) "
-                            "use t.clamp(min=0).")
+        return (
+            None,
+            None,
+            (
+                f"your function returns {_describe(value)}. torch.{type(value).__name__}(t, dim) reduces "
+                "along a dimension and returns a pair; take .values, or for an element-wise max(t, 0) "
+                "use t.clamp(min=0)."
+            ),
+        )
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype.kind in "iub" and floats_only:
@@ -257,17 +275,30 @@ def _as_float_tensor(value: Any, floats_only: bool = False) -> tuple[torch.Tenso
         try:
             array = np.asarray(value)
             if array.dtype.kind in "iub" and floats_only:
-                return None, None, f"the values must be floats (0.0 and 1.0), got a Python list of whole numbers: {floats}."
+                return (
+                    None,
+                    None,
+                    f"the values must be floats (0.0 and 1.0), got a Python list of whole numbers: {floats}.",
+                )
             array = np.asarray(value, dtype=np.float64)
         except Exception:
             return None, None, f"your answer is {_describe(value)}, which is not a grid of numbers; return one tensor."
         kind = "list" if isinstance(value, list) else "tuple"
-        return torch.from_numpy(array).float(), f"(your answer was a Python {kind}; converted to a float32 tensor)", None
+        return (
+            torch.from_numpy(array).float(),
+            f"(your answer was a Python {kind}; converted to a float32 tensor)",
+            None,
+        )
     return None, None, f"return a torch tensor, not {_describe(value)}."
 
 
-def _tensor_answer(value: Any, shape: tuple, run: _Run, shape_hint: Callable[[tuple], str | None] | None = None,
-                   floats_only: bool = False) -> tuple[torch.Tensor | None, str | None]:
+def _tensor_answer(
+    value: Any,
+    shape: tuple,
+    run: _Run,
+    shape_hint: Callable[[tuple], str | None] | None = None,
+    floats_only: bool = False,
+) -> tuple[torch.Tensor | None, str | None]:
     """The answer as a float32 tensor of ``shape``, or ``(None, a hint)``; notes a conversion on ``run``."""
     shape = tuple(shape)
     tensor, note, problem = _as_float_tensor(value, floats_only)
@@ -275,8 +306,11 @@ def _tensor_answer(value: Any, shape: tuple, run: _Run, shape_hint: Callable[[tu
         return None, problem
     if tuple(tensor.shape) != shape:
         if isinstance(value, tuple):
-            hint = ("`return a, b` (or a trailing comma) returns a tuple; return the one tensor asked for"
-                    if len(value) > 1 else "a trailing comma makes a tuple; return the tensor itself")
+            hint = (
+                "`return a, b` (or a trailing comma) returns a tuple; return the one tensor asked for"
+                if len(value) > 1
+                else "a trailing comma makes a tuple; return the tensor itself"
+            )
         else:
             hint = shape_hint(tuple(tensor.shape)) if shape_hint else None
         got = _describe(value) if not isinstance(value, (torch.Tensor, np.ndarray)) else f"shape {tuple(tensor.shape)}"
@@ -300,19 +334,35 @@ def _whole_number(value: Any, run: _Run) -> tuple[int | None, str | None]:
         return None, f"you give {_describe(original)}; return one whole number{extra}."
     if isinstance(value, float):
         if not (math.isfinite(value) and value.is_integer()):
-            return None, (f"you give {value!r}, which is not a whole number. Hint: sizes and counts are whole numbers; "
-                          "divide with // rather than /.")
+            return None, (
+                f"you give {value!r}, which is not a whole number. Hint: sizes and counts are whole numbers; "
+                "divide with // rather than /."
+            )
         value = int(value)
     if type(original) is not int:  # one note for all the layers' answers, whatever their values
-        kind = (f"NumPy {original.dtype} numbers" if isinstance(original, np.generic) else
-                f"{type(original).__name__} arrays" if isinstance(original, np.ndarray) else
-                "tensors" if isinstance(original, torch.Tensor) else f"{type(original).__name__}s")
+        kind = (
+            f"NumPy {original.dtype} numbers"
+            if isinstance(original, np.generic)
+            else f"{type(original).__name__} arrays"
+            if isinstance(original, np.ndarray)
+            else "tensors"
+            if isinstance(original, torch.Tensor)
+            else f"{type(original).__name__}s"
+        )
         run.note(f"(your answers were {kind}; read as whole numbers)")
     return value, None
 
 
-def _formula(fn: Any, cases: list[tuple], expected: list[int], names: tuple[str, ...], source: str,
-             candidates: list[tuple[Callable[..., int], str]], generic: str, success: str) -> _Result:
+def _formula(
+    fn: Any,
+    cases: list[tuple],
+    expected: list[int],
+    names: tuple[str, ...],
+    source: str,
+    candidates: list[tuple[Callable[..., int], str]],
+    generic: str,
+    success: str,
+) -> _Result:
     """A whole-number formula checked on every case; a hint from the first wrong formula it matches on all cases."""
     run = _Run()
     answers = []
@@ -330,8 +380,11 @@ def _formula(fn: Any, cases: list[tuple], expected: list[int], names: tuple[str,
     hint = next((h for formula, h in candidates if all(formula(*c) == a for c, a in zip(cases, answers))), generic)
     i = wrong[0]
     where = ", ".join(f"{n}={v}" for n, v in zip(names, cases[i]))
-    return run.result(False, f"for {where} you give {answers[i]}, {source} {expected[i]} "
-                             f"({len(wrong)} of {len(cases)} cases wrong). Hint: {hint}")
+    return run.result(
+        False,
+        f"for {where} you give {answers[i]}, {source} {expected[i]} "
+        f"({len(wrong)} of {len(cases)} cases wrong). Hint: {hint}",
+    )
 
 
 def _close(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float, scale: torch.Tensor) -> torch.Tensor:
@@ -347,19 +400,23 @@ def _first_bad(ok: torch.Tensor) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- notebook 01
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _transposed_conv_cases() -> tuple[list[tuple[int, int, int, int]], list[int]]:
     cases = [(1, 7, 1, 0), (7, 4, 2, 1), (14, 4, 2, 1), (5, 3, 1, 1), (4, 3, 2, 0), (10, 5, 3, 2)]
     for seed in CHECK_SEEDS:
         g = torch.Generator().manual_seed(seed)
         for _ in range(6):
-            size, kernel, stride = (int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in ((1, 300), (1, 12), (1, 7)))
+            size, kernel, stride = (
+                int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in ((1, 300), (1, 12), (1, 7))
+            )
             padding = int(torch.randint(0, (kernel - 1) // 2 + 1, (1,), generator=g))
             cases.append((size, kernel, stride, padding))
     expected = []
     for size, kernel, stride, padding in cases:  # PyTorch itself; a (size, 1) input is enough to read the height
         weight = torch.zeros(1, 1, kernel, kernel)
-        expected.append(F.conv_transpose2d(torch.zeros(1, 1, size, 1), weight, stride=stride, padding=padding).shape[-2])
+        expected.append(
+            F.conv_transpose2d(torch.zeros(1, 1, size, 1), weight, stride=stride, padding=padding).shape[-2]
+        )
     return cases, expected
 
 
@@ -372,24 +429,39 @@ def check_transposed_conv_size(fn: Callable[[int, int, int, int], int], *, quiet
 def _transposed_conv_size(fn: Any) -> _Result:
     cases, expected = _transposed_conv_cases()
     candidates = [
-        (lambda s, k, st, p: (s + 2 * p - k) // st + 1,
-         "that is the formula of an ordinary convolution, which shrinks. A transposed one runs it backwards."),
+        (
+            lambda s, k, st, p: (s + 2 * p - k) // st + 1,
+            "that is the formula of an ordinary convolution, which shrinks. A transposed one runs it backwards.",
+        ),
         (lambda s, k, st, p: (s - 1) * st + k, "close: padding removes pixels from both borders of the output."),
         (lambda s, k, st, p: (s - 1) * st - p + k, "padding is taken off both borders: subtract 2 * padding."),
         (lambda s, k, st, p: (s - 1) * st + 2 * p + k, "in a transposed convolution padding is taken off, not added."),
-        (lambda s, k, st, p: s * st - 2 * p + k,
-         "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, then add the kernel."),
-        (lambda s, k, st, p: (s - 1) * st - 2 * p + k + 1,
-         "one too many: the + 1 belongs to the ordinary convolution's formula, not to this one."),
-        (lambda s, k, st, p: s * st, "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, "
-                                     "then add the kernel."),
+        (
+            lambda s, k, st, p: s * st - 2 * p + k,
+            "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, then add the kernel.",
+        ),
+        (
+            lambda s, k, st, p: (s - 1) * st - 2 * p + k + 1,
+            "one too many: the + 1 belongs to the ordinary convolution's formula, not to this one.",
+        ),
+        (
+            lambda s, k, st, p: s * st,
+            "stride multiplies the gaps *between* input pixels: think (size - 1) * stride, then add the kernel.",
+        ),
     ]
-    return _formula(fn, cases, expected, ("size", "kernel", "stride", "padding"), "PyTorch gives", candidates,
-                    "start from (size - 1) * stride, add the kernel, then take the padding off both sides.",
-                    f"Your formula matches nn.ConvTranspose2d on all {len(cases)} layers.")
+    return _formula(
+        fn,
+        cases,
+        expected,
+        ("size", "kernel", "stride", "padding"),
+        "PyTorch gives",
+        candidates,
+        "start from (size - 1) * stride, add the kernel, then take the padding off both sides.",
+        f"Your formula matches nn.ConvTranspose2d on all {len(cases)} layers.",
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _conv_params_cases() -> tuple[list[tuple[int, int, int]], list[int]]:
     cases = [(8, 32, 7), (32, 16, 4), (16, 1, 4), (1, 64, 7), (3, 5, 2)]
     for seed in CHECK_SEEDS:
@@ -417,16 +489,28 @@ def _conv_transpose_params(fn: Any) -> _Result:
         (lambda i, o, k: i * k * k + o, "each (input channel, output channel) pair has its own k x k kernel."),
         (lambda i, o, k: o * k * k + o, "each (input channel, output channel) pair has its own k x k kernel."),
     ]
-    return _formula(fn, cases, expected, ("in", "out", "kernel"), "PyTorch has", candidates,
-                    "each (input channel, output channel) pair has its own k x k kernel, plus one bias per output channel.",
-                    f"Your count matches PyTorch on all {len(cases)} layers.")
+    return _formula(
+        fn,
+        cases,
+        expected,
+        ("in", "out", "kernel"),
+        "PyTorch has",
+        candidates,
+        "each (input channel, output channel) pair has its own k x k kernel, plus one bias per output channel.",
+        f"Your count matches PyTorch on all {len(cases)} layers.",
+    )
 
 
 # --------------------------------------------------------------------------- notebook 02
 
 
 def _one_hot_cases() -> list[tuple[torch.Tensor, int]]:
-    cases = [(torch.tensor([0, 3, 1]), 4), (torch.tensor([2]), 3), (torch.arange(6), 6), (torch.zeros(2, dtype=torch.long), 1)]
+    cases = [
+        (torch.tensor([0, 3, 1]), 4),
+        (torch.tensor([2]), 3),
+        (torch.arange(6), 6),
+        (torch.zeros(2, dtype=torch.long), 1),
+    ]
     for seed in CHECK_SEEDS:
         g = torch.Generator().manual_seed(seed)
         n = int(torch.randint(5, 1000, (1,), generator=g))
@@ -452,7 +536,7 @@ def _one_hot(fn: Any) -> _Result:
             return run.result(False, problem)
         batch = len(index)
 
-        def shape_hint(shape: tuple) -> str | None:
+        def shape_hint(shape: tuple, n=n, batch=batch, index=index) -> str | None:
             if shape == (n, batch):
                 return "that is transposed: one row per index, one column per image"
             if len(shape) == 2 and shape[0] == batch and shape[1] == int(index.max()) + 1:
@@ -472,16 +556,18 @@ def _one_hot(fn: Any) -> _Result:
             else:
                 hint = "row r has a single 1.0 at column index[r], zeros elsewhere."
             r = int((got.detach() != expected).any(dim=1).nonzero()[0])
-            return run.result(False, f"for index={shown} and n={n}, row {r} (index {int(index[r])}) is wrong. Hint: {hint}")
+            return run.result(
+                False, f"for index={shown} and n={n}, row {r} (index {int(index[r])}) is wrong. Hint: {hint}"
+            )
     return run.result(True, "Your one-hot vectors match torch.nn.functional.one_hot.")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _onehot_params_cases() -> tuple[list[tuple[int, int, int]], list[int]]:
     settings = [(4, 32, 28), (16, 32, 28), (256, 32, 28), (10, 8, 28)]  # (num_images, channels, image_size)
     for seed in CHECK_SEEDS:
         g = torch.Generator().manual_seed(seed)
-        for image_size in (4, 12, 20, 32)[seed:seed + 2]:  # kernels 1, 3, 5, 8: image_size / 4
+        for image_size in (4, 12, 20, 32)[seed : seed + 2]:  # kernels 1, 3, 5, 8: image_size / 4
             n, c0 = (int(torch.randint(lo, hi, (1,), generator=g)) for lo, hi in ((1, 600), (1, 65)))
             settings.append((n, c0, image_size))
     cases, expected = [], []
@@ -505,12 +591,25 @@ def _onehot_input_params(fn: Any) -> _Result:
         (lambda n, c, k: n * c * 49 + c, "the kernel is an argument: use kernel * kernel, not 7 * 7 = 49."),
         (lambda n, c, k: n * c * k + c, "a kernel is kernel x kernel: square it."),
         (lambda n, c, k: n * c * k * k + n, "the biases belong to the output channels: + channels."),
-        (lambda n, c, k: n * c + c, "each of the num_images input channels has a kernel x kernel kernel per output channel."),
+        (
+            lambda n, c, k: n * c + c,
+            "each of the num_images input channels has a kernel x kernel kernel per output channel.",
+        ),
     ]
-    generic = ("the one-hot code has num_images entries, and each is an input channel of a transposed convolution "
-               "(see the exercise of notebook 01).")
-    return _formula(fn, cases, expected, ("num_images", "channels", "kernel"), "the model has", candidates, generic,
-                    "Your formula matches the model: the input layer grows by channels * kernel**2 weights per image.")
+    generic = (
+        "the one-hot code has num_images entries, and each is an input channel of a transposed convolution "
+        "(see the exercise of notebook 01)."
+    )
+    return _formula(
+        fn,
+        cases,
+        expected,
+        ("num_images", "channels", "kernel"),
+        "the model has",
+        candidates,
+        generic,
+        "Your formula matches the model: the input layer grows by channels * kernel**2 weights per image.",
+    )
 
 
 # --------------------------------------------------------------------------- notebook 03
@@ -518,9 +617,14 @@ def _onehot_input_params(fn: Any) -> _Result:
 
 def _bce_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     g = torch.Generator().manual_seed(0)
-    cases = [("ordinary", torch.randn(4, 6, generator=g) * 3, torch.rand(4, 6, generator=g)),
-             ("extreme", torch.tensor([[1000.0, -1000.0, 100.0, -100.0, 89.0, -89.0, 20.0, -20.0, 0.0, 1e-30, -1e-30, 1e-8]]),
-              torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.3, 0.7, 0.9, 0.1, 0.5, 1.0, 0.0, 0.25]]))]
+    cases = [
+        ("ordinary", torch.randn(4, 6, generator=g) * 3, torch.rand(4, 6, generator=g)),
+        (
+            "extreme",
+            torch.tensor([[1000.0, -1000.0, 100.0, -100.0, 89.0, -89.0, 20.0, -20.0, 0.0, 1e-30, -1e-30, 1e-8]]),
+            torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.3, 0.7, 0.9, 0.1, 0.5, 1.0, 0.0, 0.25]]),
+        ),
+    ]
     for seed in CHECK_SEEDS:  # magnitudes from 1e-8 to 1e3, either sign; targets grey, 0 or 1
         g = torch.Generator().manual_seed(seed)
         magnitude = 10 ** (torch.rand(6, 8, generator=g) * 11 - 8)
@@ -541,8 +645,10 @@ def check_bce_with_logits(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
 def _bce_crash_hint(err: Exception) -> str | None:
     text = str(err)
     if "return_types" in text:
-        return ("torch.max(logits, 0) is not the element-wise max(l, 0): it takes the largest value along dimension 0 "
-                "and returns a (values, indices) pair. Use logits.clamp(min=0).")
+        return (
+            "torch.max(logits, 0) is not the element-wise max(l, 0): it takes the largest value along dimension 0 "
+            "and returns a (values, indices) pair. Use logits.clamp(min=0)."
+        )
     if "Boolean value of Tensor" in text:
         return "Python's max(logits, 0) compares the whole tensor with 0; for the element-wise max(l, 0) use logits.clamp(min=0)."
     return None
@@ -550,9 +656,11 @@ def _bce_crash_hint(err: Exception) -> str | None:
 
 def _bce(fn: Any) -> _Result:
     run = _Run()
-    stable_hint = ("for large |l|, exp(l) overflows and sigmoid(l) rounds to exactly 0 or 1, so log(1 + exp(l)) and "
-                   "log(sigmoid(l)) break down; rewrite the loss as max(l, 0) - l * x + log(1 + exp(-|l|)) "
-                   "(logits.clamp(min=0), torch.log1p, torch.exp(-logits.abs())).")
+    stable_hint = (
+        "for large |l|, exp(l) overflows and sigmoid(l) rounds to exactly 0 or 1, so log(1 + exp(l)) and "
+        "log(sigmoid(l)) break down; rewrite the loss as max(l, 0) - l * x + log(1 + exp(-|l|)) "
+        "(logits.clamp(min=0), torch.log1p, torch.exp(-logits.abs()))."
+    )
     for name, logits, x in _bce_cases():
         expected = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none")
         got, problem = _call(fn, logits.clone(), x.clone(), hint=_bce_crash_hint)
@@ -565,27 +673,41 @@ def _bce(fn: Any) -> _Result:
         if bool(ok.all()):
             continue
         i = _first_bad(ok)
-        l, t, v, e = logits[i].item(), x[i].item(), got[i].item(), expected[i].item()
-        where = f"for logit {_fmt(l)} and target {_fmt(t)} you give {_fmt(v)}, PyTorch gives {_fmt(e)}"
+        logit, t, v, e = logits[i].item(), x[i].item(), got[i].item(), expected[i].item()
+        where = f"for logit {_fmt(logit)} and target {_fmt(t)} you give {_fmt(v)}, PyTorch gives {_fmt(e)}"
         if not math.isfinite(v):
-            hint = stable_hint if abs(l) > 15 else "some step divides by zero or takes the log of 0 or of a negative number."
+            hint = (
+                stable_hint
+                if abs(logit) > 15
+                else "some step divides by zero or takes the log of 0 or of a negative number."
+            )
             return run.result(False, f"{where}: the loss is inf or nan ({name} logits). Hint: {hint}")
         d, lx = logits.double(), x.double()
         patterns = [
-            (torch.max(d, 0).values - d * lx + torch.log1p(torch.exp(-d.abs())),
-             "torch.max(logits, 0) takes the largest logit of each column (dimension 0), not max(l, 0) for each "
-             "element: use logits.clamp(min=0)."),
+            (
+                torch.max(d, 0).values - d * lx + torch.log1p(torch.exp(-d.abs())),
+                "torch.max(logits, 0) takes the largest logit of each column (dimension 0), not max(l, 0) for each "
+                "element: use logits.clamp(min=0).",
+            ),
             (d.clamp(min=0) - d * lx, "the term log(1 + exp(-|l|)) is missing."),
             (d.clamp(min=0) + d * lx + torch.log1p(torch.exp(-d.abs())), "the sign of l * x: max(l, 0) - l * x + ..."),
-            (d.clamp(min=0) - d * (1 - lx) + torch.log1p(torch.exp(-d.abs())), "x and 1 - x are swapped: it is - l * x."),
+            (
+                d.clamp(min=0) - d * (1 - lx) + torch.log1p(torch.exp(-d.abs())),
+                "x and 1 - x are swapped: it is - l * x.",
+            ),
         ]
-        hint = next((h for value, h in patterns if bool(_close(got, value, BCE_ATOL, BCE_RTOL, value.abs() + d.abs()).all())), None)
+        hint = next(
+            (h for value, h in patterns if bool(_close(got, value, BCE_ATOL, BCE_RTOL, value.abs() + d.abs()).all())),
+            None,
+        )
         if hint is None:
             if name == "ordinary":
                 hint = "-(x log p + (1 - x) log(1 - p)) with p = sigmoid(l), computed as max(l, 0) - l * x + log(1 + exp(-|l|))."
             else:
-                hint = ("right for ordinary logits, wrong for this one: do not clamp the logits or approximate; "
-                        + stable_hint.split("; ")[1])
+                hint = (
+                    "right for ordinary logits, wrong for this one: do not clamp the logits or approximate; "
+                    + stable_hint.split("; ")[1]
+                )
         return run.result(False, f"{where} ({name} logits). Hint: {hint}")
     return run.result(True, "Your loss matches F.binary_cross_entropy_with_logits, even for extreme logits.")
 
@@ -609,8 +731,10 @@ def check_interpolate(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tens
 
 def _interpolate_crash_hint(err: Exception) -> str | None:
     if "must match the size of tensor" in str(err):
-        return ("t = torch.linspace(0, 1, steps) has shape (steps,); make it a column, t[:, None] of shape (steps, 1), "
-                "so that it broadcasts against z0 (D,) into (steps, D).")
+        return (
+            "t = torch.linspace(0, 1, steps) has shape (steps,); make it a column, t[:, None] of shape (steps, 1), "
+            "so that it broadcasts against z0 (D,) into (steps, D)."
+        )
     return None
 
 
@@ -625,13 +749,15 @@ def _interpolate_check(fn: Any) -> _Result:
             return run.result(False, problem)
         dim = len(z0)
 
-        def shape_hint(shape: tuple) -> str | None:
+        def shape_hint(shape: tuple, dim=dim, steps=steps) -> str | None:
             if shape == (dim, steps):
                 return "that is transposed: one row per step, (steps, D); put t in a column, t[:, None]"
             if len(shape) == 2 and shape[1] == dim and shape[0] in (steps - 1, steps + 1):
                 return f"steps={steps} points, counting both ends z0 and z1"
             if shape == (steps,):
-                return "keep the D dimension, even when D = 1 (.squeeze() drops it): t[:, None] * z1 has shape (steps, D)"
+                return (
+                    "keep the D dimension, even when D = 1 (.squeeze() drops it): t[:, None] * z1 has shape (steps, D)"
+                )
             if len(shape) == 2 and shape[0] == 2 and shape[1] == dim:
                 return "that is only the two ends; steps points run from z0 to z1, t = torch.linspace(0, 1, steps)"
             return None
@@ -644,21 +770,31 @@ def _interpolate_check(fn: Any) -> _Result:
         if bool(ok.all()):
             continue
 
-        def row_is(row: int, target: torch.Tensor) -> bool:
+        def row_is(row: int, target: torch.Tensor, got=got, scale=scale) -> bool:
             return bool(_close(got[row], target, INTERPOLATE_ATOL, INTERPOLATE_RTOL, scale).all())
 
         if not row_is(0, a):
-            hint = ("your path runs from z1 to z0: t = 0 must give z0, e.g. (1 - t) * z0 + t * z1." if row_is(0, b)
-                    else "the first row must be z0 (t = 0).")
+            hint = (
+                "your path runs from z1 to z0: t = 0 must give z0, e.g. (1 - t) * z0 + t * z1."
+                if row_is(0, b)
+                else "the first row must be z0 (t = 0)."
+            )
         elif not row_is(-1, b):
-            hint = ("t stops short of 1: arange(steps) / steps never reaches it; torch.linspace(0, 1, steps) includes "
-                    "both ends." if row_is(-1, a + (b - a) * (steps - 1) / steps) else "the last row must be z1 (t = 1).")
+            hint = (
+                "t stops short of 1: arange(steps) / steps never reaches it; torch.linspace(0, 1, steps) includes "
+                "both ends."
+                if row_is(-1, a + (b - a) * (steps - 1) / steps)
+                else "the last row must be z1 (t = 1)."
+            )
         else:
             hint = "evenly spaced points: t = 0, 1/(steps-1), ..., 1 (torch.linspace(0, 1, steps))."
         r = _first_bad(ok)[0]
-        return run.result(False, f"with steps={steps} ({name} z0, z1 of shape ({dim},)), row {r} is "
-                                 f"{[_fmt(v) for v in got[r, :3].tolist()]}{'...' if dim > 3 else ''}, expected "
-                                 f"{[_fmt(v) for v in expected[r, :3].tolist()]}{'...' if dim > 3 else ''}. Hint: {hint}")
+        return run.result(
+            False,
+            f"with steps={steps} ({name} z0, z1 of shape ({dim},)), row {r} is "
+            f"{[_fmt(v) for v in got[r, :3].tolist()]}{'...' if dim > 3 else ''}, expected "
+            f"{[_fmt(v) for v in expected[r, :3].tolist()]}{'...' if dim > 3 else ''}. Hint: {hint}",
+        )
     return run.result(True, "Your path starts at z0, ends at z1 and is evenly spaced.")
 
 
@@ -696,8 +832,10 @@ def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
 def _reparameterize_crash_hint(err: Exception) -> str | None:
     text = str(err)
     if "must match the size of tensor" in text or "out of range" in text or "shape" in text:
-        return ("eps must have exactly the shape of mu, whatever it is (the check also passes a 1-D mu): "
-                "eps = torch.randn_like(mu).")
+        return (
+            "eps must have exactly the shape of mu, whatever it is (the check also passes a 1-D mu): "
+            "eps = torch.randn_like(mu)."
+        )
     return None
 
 
@@ -718,28 +856,45 @@ def _reparameterize_steps(fn: Any, seed: int) -> _Result:
     lv = torch.tensor(REPARAM_LOGVAR, dtype=torch.float64)
     if not bool(torch.isfinite(z).all()):
         column = int((~torch.isfinite(z)).any(dim=0).nonzero()[0])
-        return run.result(False, f"z holds inf or nan where logvar = {_fmt(lv[column].item())}. Hint: sigma = "
-                                 "exp(0.5 * logvar) is finite for every logvar; sqrt(logvar) or log(logvar) is not.")
+        return run.result(
+            False,
+            f"z holds inf or nan where logvar = {_fmt(lv[column].item())}. Hint: sigma = "
+            "exp(0.5 * logvar) is finite for every logvar; sqrt(logvar) or log(logvar) is not.",
+        )
     if z.grad_fn is None:
-        return run.result(False, "z is not connected to mu and logvar, so no gradient can reach the encoder. Hint: draw "
-                                 "eps = torch.randn_like(mu) and build z from mu, logvar and eps with ordinary arithmetic "
-                                 "(no NumPy, .detach(), .item() or torch.normal).")
+        return run.result(
+            False,
+            "z is not connected to mu and logvar, so no gradient can reach the encoder. Hint: draw "
+            "eps = torch.randn_like(mu) and build z from mu, logvar and eps with ordinary arithmetic "
+            "(no NumPy, .detach(), .item() or torch.normal).",
+        )
     zd, m = z.detach().double(), mu.detach().double()
     sigma = (0.5 * lv).exp()
     u = (zd - m) / sigma  # (rows, columns): standard normal for a correct answer
     n = len(u)
     spread = u.std(dim=0)
     if bool((u.abs() < 1e-6).all()):
-        return run.result(False, "z equals mu: there is no noise. Hint: z = mu + sigma * eps, eps = torch.randn_like(mu).")
+        return run.result(
+            False, "z equals mu: there is no noise. Hint: z = mu + sigma * eps, eps = torch.randn_like(mu)."
+        )
     if bool(((spread < 1e-3) & (u.abs().mean(dim=0) > 1e-3)).any()):
-        return run.result(False, "every example (row) gets the same noise. Hint: draw one eps per entry of mu, "
-                                 "eps = torch.randn_like(mu), not torch.randn(latent_dim).")
+        return run.result(
+            False,
+            "every example (row) gets the same noise. Hint: draw one eps per entry of mu, "
+            "eps = torch.randn_like(mu), not torch.randn(latent_dim).",
+        )
     if bool((u >= 0).all()):
-        return run.result(False, "your noise is never negative. Hint: torch.rand_like draws uniformly from [0, 1); "
-                                 "the noise must be standard normal, torch.randn_like(mu).")
+        return run.result(
+            False,
+            "your noise is never negative. Hint: torch.rand_like draws uniformly from [0, 1); "
+            "the noise must be standard normal, torch.randn_like(mu).",
+        )
     if len(torch.unique((u[:200] * 100).round())) <= 4:
-        return run.result(False, "your noise takes only a few values (such as -1 and +1). Hint: the noise must be "
-                                 "standard normal, torch.randn_like(mu).")
+        return run.result(
+            False,
+            "your noise takes only a few values (such as -1 and +1). Hint: the noise must be "
+            "standard normal, torch.randn_like(mu).",
+        )
     rms = u.pow(2).mean(dim=0).sqrt()
     if bool(((rms - 1).abs() * math.sqrt(2 * n) > REPARAM_SCALE_LIMIT).any()):
         measured = (zd - m).pow(2).mean(dim=0).sqrt().log()  # log of your spread, per column
@@ -748,15 +903,23 @@ def _reparameterize_steps(fn: Any, seed: int) -> _Result:
             (0.25 * lv, "your spread is sqrt(sigma): sigma = exp(0.5 * logvar), and z = mu + sigma * eps."),
             (-0.5 * lv, "the sign: sigma = exp(+0.5 * logvar)."),
             (torch.zeros_like(lv), "eps is not scaled: z = mu + sigma * eps with sigma = exp(0.5 * logvar)."),
-            (lv.abs().log(), "logvar is the log of the variance, not the standard deviation: sigma = exp(0.5 * logvar)."),
+            (
+                lv.abs().log(),
+                "logvar is the log of the variance, not the standard deviation: sigma = exp(0.5 * logvar).",
+            ),
             (0.5 * lv.clamp(-4, 4), "right for moderate logvar, wrong for logvar = -12 or 12: do not clamp logvar."),
         ]
-        hint = next((h for c, h in candidates if bool(((measured - c).abs()[c.isfinite()] < 0.1).all())),
-                    "z = mu + exp(0.5 * logvar) * eps, with eps from a standard normal.")
+        hint = next(
+            (h for c, h in candidates if bool(((measured - c).abs()[c.isfinite()] < 0.1).all())),
+            "z = mu + exp(0.5 * logvar) * eps, with eps from a standard normal.",
+        )
         worst = int(((rms - 1).abs()).argmax())
-        return run.result(False, f"where logvar = {_fmt(lv[worst].item())} the spread of z around mu is "
-                                 f"{_fmt(rms[worst].item() * sigma[worst].item())}, it should be exp(0.5 * logvar) = "
-                                 f"{_fmt(sigma[worst].item())}. Hint: {hint}")
+        return run.result(
+            False,
+            f"where logvar = {_fmt(lv[worst].item())} the spread of z around mu is "
+            f"{_fmt(rms[worst].item() * sigma[worst].item())}, it should be exp(0.5 * logvar) = "
+            f"{_fmt(sigma[worst].item())}. Hint: {hint}",
+        )
     per_column = _ks_statistics(u)
     distances = [(float(per_column[c]), f"where logvar = {_fmt(lv[c].item())}", c) for c in range(u.shape[1])]
     distances.append((float(_ks_statistics(u.reshape(-1, 1))[0]), "over all columns", None))
@@ -765,64 +928,111 @@ def _reparameterize_steps(fn: Any, seed: int) -> _Result:
         shift = u.mean(dim=0)
         if bool((shift.abs() * math.sqrt(n) > 6).any()):
             c = int(shift.abs().argmax())
-            hint = (f"where logvar = {_fmt(lv[c].item())} your samples sit {_fmt(shift[c].item())} sigma away from mu on "
-                    "average: z = mu + sigma * eps, with eps of mean 0 (torch.randn_like).")
+            hint = (
+                f"where logvar = {_fmt(lv[c].item())} your samples sit {_fmt(shift[c].item())} sigma away from mu on "
+                "average: z = mu + sigma * eps, with eps of mean 0 (torch.randn_like)."
+            )
         else:
-            hint = ("the mean and spread are right, but the noise is not normally distributed (uniform or +-1 noise "
-                    "scaled to variance 1 is not enough): eps = torch.randn_like(mu).")
+            hint = (
+                "the mean and spread are right, but the noise is not normally distributed (uniform or +-1 noise "
+                "scaled to variance 1 is not enough): eps = torch.randn_like(mu)."
+            )
         size = n if column is not None else u.numel()
-        return run.result(False, f"{where}, the distribution of (z - mu) / sigma is {_fmt(stat / math.sqrt(size))} away "
-                                 f"from the standard normal's (largest CDF difference; allowed "
-                                 f"{_fmt(REPARAM_KS_LIMIT / math.sqrt(size))}). Hint: {hint}")
+        return run.result(
+            False,
+            f"{where}, the distribution of (z - mu) / sigma is {_fmt(stat / math.sqrt(size))} away "
+            f"from the standard normal's (largest CDF difference; allowed "
+            f"{_fmt(REPARAM_KS_LIMIT / math.sqrt(size))}). Hint: {hint}",
+        )
     corr = torch.corrcoef(u.T) - torch.eye(u.shape[1], dtype=torch.float64)
     if bool((corr.abs() * math.sqrt(n) > REPARAM_CORR_LIMIT).any()):
         i, j = divmod(int(corr.abs().argmax()), u.shape[1])
-        same = "every latent dimension of an example gets the same noise" if corr[i, j] > 0.99 else \
-            "the noise of different latent dimensions is correlated"
-        return run.result(False, f"{same} (correlation {_fmt(corr[i, j].item())} between columns {i} and {j}). Hint: "
-                                 "draw one eps per entry of mu, eps = torch.randn_like(mu).")
+        same = (
+            "every latent dimension of an example gets the same noise"
+            if corr[i, j] > 0.99
+            else "the noise of different latent dimensions is correlated"
+        )
+        return run.result(
+            False,
+            f"{same} (correlation {_fmt(corr[i, j].item())} between columns {i} and {j}). Hint: "
+            "draw one eps per entry of mu, eps = torch.randn_like(mu).",
+        )
     try:
         z.sum().backward()
     except Exception as err:
-        return run.result(False, f"backward() through z fails ({type(err).__name__}: {_one_line(err)}). Hint: build z "
-                                 "from mu, logvar and eps with torch arithmetic.")
+        return run.result(
+            False,
+            f"backward() through z fails ({type(err).__name__}: {_one_line(err)}). Hint: build z "
+            "from mu, logvar and eps with torch arithmetic.",
+        )
     scale = zd.abs() + m.abs()
     for name, grad, want, hint in (
-        ("mu", mu.grad, torch.ones_like(m), "dz/dmu must be 1: don't detach mu, and sample as mu + sigma * eps "
-                                            "(torch.normal(mu, sigma) passes no gradient)."),
-        ("logvar", logvar.grad, 0.5 * (zd - m), "dz/dlogvar must be 0.5 * sigma * eps: build sigma from logvar, "
-                                                "exp(0.5 * logvar), without detaching it; torch.normal passes no gradient."),
+        (
+            "mu",
+            mu.grad,
+            torch.ones_like(m),
+            "dz/dmu must be 1: don't detach mu, and sample as mu + sigma * eps "
+            "(torch.normal(mu, sigma) passes no gradient).",
+        ),
+        (
+            "logvar",
+            logvar.grad,
+            0.5 * (zd - m),
+            "dz/dlogvar must be 0.5 * sigma * eps: build sigma from logvar, "
+            "exp(0.5 * logvar), without detaching it; torch.normal passes no gradient.",
+        ),
     ):
         if grad is None or not bool(_close(grad, want, REPARAM_GRAD_ATOL, REPARAM_GRAD_RTOL, scale).all()):
             missing = "do not reach" if grad is None or not bool(grad.any()) else "are wrong for"
             return run.result(False, f"gradients {missing} {name}. Hint: {hint}")
-    small = [(torch.tensor([0.5, -1.0]), torch.tensor([0.0, -2.0])), (torch.zeros(3, 5), torch.zeros(3, 5)),
-             (torch.zeros(3, 5), torch.zeros(3, 5))]
+    small = [
+        (torch.tensor([0.5, -1.0]), torch.tensor([0.0, -2.0])),
+        (torch.zeros(3, 5), torch.zeros(3, 5)),
+        (torch.zeros(3, 5), torch.zeros(3, 5)),
+    ]
     draws = []
     for m_small, lv_small in small:
         m_small.requires_grad_(True)
         lv_small.requires_grad_(True)
         got, problem = _call(fn, m_small, lv_small, hint=_reparameterize_crash_hint)
         if not problem:
-            got, problem = _tensor_answer(got, m_small.shape, run, lambda s: "z has the shape of mu; eps = torch.randn_like(mu)")
+            got, problem = _tensor_answer(
+                got, m_small.shape, run, lambda s: "z has the shape of mu; eps = torch.randn_like(mu)"
+            )
         if problem:
             return run.result(False, f"with mu of shape {tuple(m_small.shape)}: {problem}")
         if got.grad_fn is None or bool((got.detach() == m_small.detach()).all()):
-            return run.result(False, f"with mu of shape {tuple(m_small.shape)}, z is not a noisy, connected copy of mu. "
-                                     "Hint: z = mu + exp(0.5 * logvar) * torch.randn_like(mu).")
+            return run.result(
+                False,
+                f"with mu of shape {tuple(m_small.shape)}, z is not a noisy, connected copy of mu. "
+                "Hint: z = mu + exp(0.5 * logvar) * torch.randn_like(mu).",
+            )
         draws.append(got.detach())
     if torch.equal(draws[1], draws[2]):
-        return run.result(False, "two calls give the same z. Hint: draw a fresh eps at every call, and do not seed "
-                                 "the random generator inside the function.")
-    return run.result(True, "z is normal with mean mu and variance exp(logvar), independently for every entry, "
-                            "and gradients flow to both mu and logvar.")
+        return run.result(
+            False,
+            "two calls give the same z. Hint: draw a fresh eps at every call, and do not seed "
+            "the random generator inside the function.",
+        )
+    return run.result(
+        True,
+        "z is normal with mean mu and variance exp(logvar), independently for every entry, "
+        "and gradients flow to both mu and logvar.",
+    )
 
 
 def _kl_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     g = torch.Generator().manual_seed(0)
-    cases = [("ordinary", torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)),
-             ("tiny", torch.tensor([[0.0, 1e-6, -1e-3], [0.0, 0.0, 0.0]]), torch.tensor([[0.0, -1e-6, 1e-3], [0.0, 0.0, 0.0]]))]
-    for seed, (b, d) in zip(CHECK_SEEDS, ((6, 3), (4, 9), (7, 1))):  # never b == d: a sum over the wrong dimension shows
+    cases = [
+        ("ordinary", torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)),
+        (
+            "tiny",
+            torch.tensor([[0.0, 1e-6, -1e-3], [0.0, 0.0, 0.0]]),
+            torch.tensor([[0.0, -1e-6, 1e-3], [0.0, 0.0, 0.0]]),
+        ),
+    ]
+    # never b == d: a sum over the wrong dimension shows
+    for seed, (b, d) in zip(CHECK_SEEDS, ((6, 3), (4, 9), (7, 1))):
         g = torch.Generator().manual_seed(seed)
         mu = (torch.rand(b, d, generator=g) * 2 - 1) * 20
         logvar = (torch.rand(b, d, generator=g) * 2 - 1) * 12
@@ -847,7 +1057,7 @@ def _kl(fn: Any) -> _Result:
             return run.result(False, problem)
         b, d = mu.shape
 
-        def shape_hint(shape: tuple) -> str | None:
+        def shape_hint(shape: tuple, b=b, d=d) -> str | None:
             if shape == (b, d):
                 return "one KL per example: sum over the latent dimensions with .sum(dim=1)"
             if shape == (d,):
@@ -864,9 +1074,12 @@ def _kl(fn: Any) -> _Result:
             continue
         value = got.detach().double()
         patterns = [
-            (expected + d / 2, f"you are {d} dimensions x 1/2 above: the closed form has a -1 inside the sum for every "
-                               "dimension (without it the value is off by a constant, as in some write-ups; the "
-                               "gradient is the same)."),
+            (
+                expected + d / 2,
+                f"you are {d} dimensions x 1/2 above: the closed form has a -1 inside the sum for every "
+                "dimension (without it the value is off by a constant, as in some write-ups; the "
+                "gradient is the same).",
+            ),
             (2 * expected, "twice too large: the closed form starts with a factor 1/2."),
             (expected / d, "that is the mean over dimensions; KL adds up over them: use sum."),
             (-expected, "the sign: the KL is never negative, 0.5 * sum(mu^2 + exp(logvar) - logvar - 1)."),
@@ -875,13 +1088,19 @@ def _kl(fn: Any) -> _Result:
         if hint is None and not bool(torch.isfinite(value).all()):
             hint = "inf or nan: exp(logvar) is finite for logvar up to 88; avoid sqrt or log of logvar and divisions."
         if hint is None:
-            hint = ("right for ordinary inputs, wrong for large ones: do not clamp or approximate; the closed form "
-                    "0.5 * sum(mu^2 + exp(logvar) - logvar - 1) holds everywhere." if name.startswith("random")
-                    else "KL = 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) over the latent dimensions.")
+            hint = (
+                "right for ordinary inputs, wrong for large ones: do not clamp or approximate; the closed form "
+                "0.5 * sum(mu^2 + exp(logvar) - logvar - 1) holds everywhere."
+                if name.startswith("random")
+                else "KL = 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) over the latent dimensions."
+            )
         r = _first_bad(ok)[0]
-        return run.result(False, f"for {name} inputs (mu {[_fmt(v) for v in mu[r, :3].tolist()]}, logvar "
-                                 f"{[_fmt(v) for v in logvar[r, :3].tolist()]}{'...' if d > 3 else ''}) you give "
-                                 f"{_fmt(value[r].item())}, torch.distributions gives {_fmt(expected[r].item())}. Hint: {hint}")
+        return run.result(
+            False,
+            f"for {name} inputs (mu {[_fmt(v) for v in mu[r, :3].tolist()]}, logvar "
+            f"{[_fmt(v) for v in logvar[r, :3].tolist()]}{'...' if d > 3 else ''}) you give "
+            f"{_fmt(value[r].item())}, torch.distributions gives {_fmt(expected[r].item())}. Hint: {hint}",
+        )
     return run.result(True, "Your KL matches torch.distributions.kl_divergence.")
 
 
@@ -900,8 +1119,9 @@ def _one_of(value: Any, options: list) -> Any:
     return next((option for option in options if float(option) == number), None)
 
 
-def check_latent_size_prediction(larger_kl: str, better_reconstruction: str, measured: dict, *,
-                                 quiet: bool = False) -> bool:
+def check_latent_size_prediction(
+    larger_kl: str, better_reconstruction: str, measured: dict, *, quiet: bool = False
+) -> bool:
     """Predictions ("2" or "20") checked against ``measured = {latent_dim: {"kl": ..., "recon": ...}}``.
     Introduced in notebook 04."""
     return _report(_safely(_latent_size_prediction, larger_kl, better_reconstruction, measured), quiet)
@@ -919,13 +1139,22 @@ def _latent_size_prediction(larger_kl: Any, better_reconstruction: Any, measured
     recon_winner = min(measured, key=lambda k: measured[k]["recon"])
     lines = ", ".join(f"{k}-D: KL {v['kl']:.1f}, reconstruction {v['recon']:.1f}" for k, v in measured.items())
     if answers["larger_kl"] != kl_winner:
-        return _Result(False, f"measured: {lines}. Hint: every dimension the encoder uses to carry information "
-                              "costs KL; more dimensions give it room to carry more.")
+        return _Result(
+            False,
+            f"measured: {lines}. Hint: every dimension the encoder uses to carry information "
+            "costs KL; more dimensions give it room to carry more.",
+        )
     if answers["better_reconstruction"] != recon_winner:
-        return _Result(False, f"measured: {lines}. Hint: the reconstruction term falls when the code carries "
-                              "more information about the image.")
-    return _Result(True, f"measured: {lines}. More latent dimensions carry more information: the KL term pays for "
-                         "it, the reconstruction term gains from it.")
+        return _Result(
+            False,
+            f"measured: {lines}. Hint: the reconstruction term falls when the code carries "
+            "more information about the image.",
+        )
+    return _Result(
+        True,
+        f"measured: {lines}. More latent dimensions carry more information: the KL term pays for "
+        "it, the reconstruction term gains from it.",
+    )
 
 
 # --------------------------------------------------------------------------- notebook 05
@@ -951,8 +1180,10 @@ def _beta_reading(most_information: Any, best_reconstruction: Any, sweep: dict) 
         return _Result(False, f"measured: {table}. Hint: the KL is the information in the code, and beta is its price.")
     if answers["best_reconstruction"] != best:
         return _Result(False, f"measured: {table}. Hint: which model can afford to put the most into its codes?")
-    return _Result(True, f"measured: {table}. The cheaper information is, the more the codes carry and the better "
-                         "the reconstructions.")
+    return _Result(
+        True,
+        f"measured: {table}. The cheaper information is, the more the codes carry and the better the reconstructions.",
+    )
 
 
 def _sharpness_cases() -> list[tuple[str, torch.Tensor]]:
@@ -976,8 +1207,10 @@ def check_sharpness(fn: Callable[[torch.Tensor], torch.Tensor], *, quiet: bool =
 
 def _sharpness_crash_hint(err: Exception) -> str | None:
     if "must match the size of tensor" in str(err):
-        return ("dx is (H, W-1) and dy is (H-1, W): crop both to the same (H-1) x (W-1) pixels, dx[..., :-1, :] and "
-                "dy[..., :, :-1], before combining them.")
+        return (
+            "dx is (H, W-1) and dy is (H-1, W): crop both to the same (H-1) x (W-1) pixels, dx[..., :-1, :] and "
+            "dy[..., :, :-1], before combining them."
+        )
     return None
 
 
@@ -991,7 +1224,7 @@ def _sharpness(fn: Any) -> _Result:
             return run.result(False, problem)
         b = len(images)
 
-        def shape_hint(shape: tuple) -> str | None:
+        def shape_hint(shape: tuple, b=b) -> str | None:
             if shape == () and b == 1:
                 return "a batch of one image still needs shape (1,): .squeeze() drops that dimension too"
             if shape in ((), (1,)):
@@ -1012,21 +1245,29 @@ def _sharpness(fn: Any) -> _Result:
             return t.flatten(start_dim=1).mean(dim=1)
 
         patterns = [
-            (per_image((x[..., :, 1:] - x[..., :, :-1]).abs()), "you use only the horizontal differences; add the "
-                                                                "vertical ones, sqrt(dx**2 + dy**2)."),
-            (per_image((x[..., 1:, :] - x[..., :-1, :]).abs()), "you use only the vertical differences; add the "
-                                                                "horizontal ones, sqrt(dx**2 + dy**2)."),
+            (
+                per_image((x[..., :, 1:] - x[..., :, :-1]).abs()),
+                "you use only the horizontal differences; add the vertical ones, sqrt(dx**2 + dy**2).",
+            ),
+            (
+                per_image((x[..., 1:, :] - x[..., :-1, :]).abs()),
+                "you use only the vertical differences; add the horizontal ones, sqrt(dx**2 + dy**2).",
+            ),
             (per_image(dx.abs() + dy.abs()), "combine the differences as sqrt(dx**2 + dy**2), not |dx| + |dy|."),
-            (per_image(dx ** 2 + dy ** 2), "take the square root: sqrt(dx**2 + dy**2)."),
-            ((dx ** 2 + dy ** 2).sqrt().flatten(start_dim=1).sum(dim=1), "the mean per image, not the sum."),
+            (per_image(dx**2 + dy**2), "take the square root: sqrt(dx**2 + dy**2)."),
+            ((dx**2 + dy**2).sqrt().flatten(start_dim=1).sum(dim=1), "the mean per image, not the sum."),
         ]
-        hint = next((h for p, h in patterns if bool(_close(got, p, SHARPNESS_ATOL, SHARPNESS_RTOL, p.abs()).all())),
-                    "both differences must be taken on the same (H-1) x (W-1) pixels (the top-left ones: "
-                    "images[..., :-1, 1:] - images[..., :-1, :-1] and images[..., 1:, :-1] - images[..., :-1, :-1]), "
-                    "then sqrt(dx**2 + dy**2), then the mean per image.")
+        hint = next(
+            (h for p, h in patterns if bool(_close(got, p, SHARPNESS_ATOL, SHARPNESS_RTOL, p.abs()).all())),
+            "both differences must be taken on the same (H-1) x (W-1) pixels (the top-left ones: "
+            "images[..., :-1, 1:] - images[..., :-1, :-1] and images[..., 1:, :-1] - images[..., :-1, :-1]), "
+            "then sqrt(dx**2 + dy**2), then the mean per image.",
+        )
         r = _first_bad(ok)[0]
-        return run.result(False, f"for {name}, image {r}: you give {_fmt(got[r].item())}, expected "
-                                 f"{_fmt(expected[r].item())}. Hint: {hint}")
+        return run.result(
+            False,
+            f"for {name}, image {r}: you give {_fmt(got[r].item())}, expected {_fmt(expected[r].item())}. Hint: {hint}",
+        )
     return run.result(True, "Your measure matches: sharp edges score high, blur scores low.")
 
 
@@ -1053,7 +1294,10 @@ REFERENCES: dict[str, tuple[Callable, Callable[[Callable], bool]]] = {
 # what the checks above run, returning a _Result; and for the functions the notebooks train with, small
 # inputs to try gradients on (a NumPy answer can be right, yet the training cells could not use it)
 _VERDICTS: dict[str, Callable[[Any], _Result]] = {
-    "bce_with_logits": _bce, "interpolate": _interpolate_check, "reparameterize": _reparameterize_check, "kl_divergence": _kl,
+    "bce_with_logits": _bce,
+    "interpolate": _interpolate_check,
+    "reparameterize": _reparameterize_check,
+    "kl_divergence": _kl,
 }
 _TRAINED_WITH = {
     "bce_with_logits": lambda: (torch.tensor([[-2.0, 0.5, 3.0]]), torch.tensor([[0.0, 0.4, 1.0]])),
@@ -1103,8 +1347,11 @@ def yours_or_reference(name: str, fn: Callable) -> Callable:
     (a ``name`` that is no exercise is the notebook's error: KeyError). Introduced in notebook 03."""
     ref = reference(name)
     try:
-        with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
+        with (
+            torch.random.fork_rng(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             result = _safely(_VERDICTS[name], fn)
             mine = _converting(fn) if result.ok and result.converted else fn
             blocked = result.ok and name in _TRAINED_WITH and not _passes_gradients(mine, _TRAINED_WITH[name]())
@@ -1113,10 +1360,14 @@ def yours_or_reference(name: str, fn: Callable) -> Callable:
     if result.ok and not blocked:
         return mine
     if blocked:
-        print(f"Your `{name}` is right, but gradients cannot flow through it (NumPy, .detach() or .item() inside?), and "
-              f"the cells below train with it, so they use the course's version, "
-              f"`vae_helpers.exercises.reference({name!r})`. Rewrite it with torch operations any time.")
+        print(
+            f"Your `{name}` is right, but gradients cannot flow through it (NumPy, .detach() or .item() inside?), and "
+            f"the cells below train with it, so they use the course's version, "
+            f"`vae_helpers.exercises.reference({name!r})`. Rewrite it with torch operations any time."
+        )
     else:
-        print(f"Your `{name}` does not pass its check yet (see the exercise above), so the cells below use the "
-              f"course's version, `vae_helpers.exercises.reference({name!r})`. Come back to the exercise any time.")
+        print(
+            f"Your `{name}` does not pass its check yet (see the exercise above), so the cells below use the "
+            f"course's version, `vae_helpers.exercises.reference({name!r})`. Come back to the exercise any time."
+        )
     return ref

@@ -16,9 +16,10 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 STALE_SECONDS = 24 * 3600  # a leftover of another machine (a shared drive) is removed after a day
 

@@ -12,6 +12,7 @@ code (torch, numpy...) is identified by name only, not followed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import dis
 import hashlib
@@ -21,7 +22,8 @@ import textwrap
 import tokenize
 import types
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,7 +74,9 @@ def _code_text(fn: Callable) -> str:
         return normalized_source(inspect.getsource(fn))
     except (OSError, TypeError):
         code = fn.__code__
-        return repr((code.co_code, code.co_names, code.co_varnames, [c for c in code.co_consts if isinstance(c, _PLAIN)]))
+        return repr(
+            (code.co_code, code.co_names, code.co_varnames, [c for c in code.co_consts if isinstance(c, _PLAIN)])
+        )
 
 
 def _global_loads(code: types.CodeType) -> list[tuple[str, str | None]]:
@@ -108,10 +112,8 @@ class _TensorHashes:
         if arr.dtype == torch.bfloat16:
             arr = arr.float()
         value = f"tensor {tuple(t.shape)} {str(t.dtype).replace('torch.', '')} {_digest(arr.numpy().tobytes())}"
-        try:
+        with contextlib.suppress(TypeError):  # a tensor that cannot be weakly referenced: not cached
             self._seen[key] = (weakref.ref(t), version, value)
-        except TypeError:
-            pass
         return value
 
 
@@ -204,7 +206,7 @@ class _Walker:
         self.add(name, "code " + _digest(_code_text(fn)))
         scope = fn.__qualname__ if fn.__module__ == "__main__" else f"{fn.__module__}.{fn.__qualname__}"
         code = fn.__code__
-        positional = code.co_varnames[: code.co_argcount][-len(fn.__defaults__ or ()) or len(code.co_varnames):]
+        positional = code.co_varnames[: code.co_argcount][-len(fn.__defaults__ or ()) or len(code.co_varnames) :]
         for key, value in [*zip(positional, fn.__defaults__ or ()), *sorted((fn.__kwdefaults__ or {}).items())]:
             self.walk(f"{scope}({key}=)", value, depth + 1)
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
@@ -284,5 +286,5 @@ def describe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 6) -
         else:
             changes.append(f"{short} {a} → {b}")
     if len(changes) > limit:
-        changes = changes[:limit] + [f"and {len(changes) - limit} more"]
+        changes = [*changes[:limit], f"and {len(changes) - limit} more"]
     return changes

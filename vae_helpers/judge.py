@@ -53,8 +53,10 @@ class DigitClassifier(nn.Module):
             raise ValueError(f"channels must be two numbers, one per convolution, e.g. (16, 32); got {channels!r}.")
         c1, c2 = channels
         self.features = nn.Sequential(
-            nn.Conv2d(1, c1, kernel_size=5, stride=2, padding=2), nn.ReLU(),  # (B, c1, 14, 14)
-            nn.Conv2d(c1, c2, kernel_size=5, stride=2, padding=2), nn.ReLU(),  # (B, c2, 7, 7)
+            nn.Conv2d(1, c1, kernel_size=5, stride=2, padding=2),
+            nn.ReLU(),  # (B, c1, 14, 14)
+            nn.Conv2d(c1, c2, kernel_size=5, stride=2, padding=2),
+            nn.ReLU(),  # (B, c2, 7, 7)
         )
         self.head = nn.Linear(c2 * (IMAGE_SIZE // 4) ** 2, NUM_CLASSES)
 
@@ -66,7 +68,9 @@ class DigitClassifier(nn.Module):
         return self.head(h.flatten(start_dim=1))  # (B, 10)
 
 
-def classification_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
+def classification_loss(
+    model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, Any]]:
     """Cross-entropy of the logits against the labels (mean over the batch), and the accuracy: a loss for ``fit``."""
     x, y = batch
     logits = model(x)  # (B, 10)
@@ -80,8 +84,15 @@ def train_judge(model: nn.Module, mnist: Splits) -> History:
     train, test = mnist.train.to(device), mnist.test.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=LR_DECAY)
-    return fit(model, train.batches(BATCH_SIZE, seed=SEED), optimizer, classification_loss, NUM_EPOCHS,
-               test_data=test.batches(1000, shuffle=False), on_epoch_end=lambda epoch, history: schedule.step())
+    return fit(
+        model,
+        train.batches(BATCH_SIZE, seed=SEED),
+        optimizer,
+        classification_loss,
+        NUM_EPOCHS,
+        test_data=test.batches(1000, shuffle=False),
+        on_epoch_end=lambda epoch, history: schedule.step(),
+    )
 
 
 def _check_full(mnist: Any) -> Splits:
@@ -89,9 +100,11 @@ def _check_full(mnist: Any) -> Splits:
         raise TypeError(f"mnist must be the Splits of data.load_mnist(), got {type(mnist).__name__}.")
     sizes = {"train": len(mnist.train), "test": len(mnist.test)}
     if any(sizes[split] != FILES[split][2] for split in sizes):
-        raise ValueError(f"The judge trains on all of MNIST in both modes (60,000 training and 10,000 test images), "
-                         f"but mnist holds {sizes['train']:,} and {sizes['test']:,} (fast mode's subsets?). Leave mnist "
-                         "out, digit_classifier(cfg) loads the full set, or pass load_mnist().")
+        raise ValueError(
+            f"The judge trains on all of MNIST in both modes (60,000 training and 10,000 test images), "
+            f"but mnist holds {sizes['train']:,} and {sizes['test']:,} (fast mode's subsets?). Leave mnist "
+            "out, digit_classifier(cfg) loads the full set, or pass load_mnist()."
+        )
     return mnist
 
 
@@ -118,11 +131,20 @@ def digit_classifier(cfg: RunConfig, mnist: Splits | None = None, verbose: bool 
     def train(model: nn.Module) -> History:
         return train_judge(model, mnist)
 
-    model, history = trained(NAME, DigitClassifier, train, dataclasses.replace(cfg, fast=False), seed=SEED,
-                             expect={"test_accuracy": (MIN_TEST_ACCURACY, None)}, verbose=verbose)
+    model, history = trained(
+        NAME,
+        DigitClassifier,
+        train,
+        dataclasses.replace(cfg, fast=False),
+        seed=SEED,
+        expect={"test_accuracy": (MIN_TEST_ACCURACY, None)},
+        verbose=verbose,
+    )
     if history.interrupted:
-        raise RuntimeError(f"The judge's training stopped {history.stopped}: a half-trained judge gives wrong figures, "
-                           "so none is returned. Run the cell again to train it.")
+        raise RuntimeError(
+            f"The judge's training stopped {history.stopped}: a half-trained judge gives wrong figures, "
+            "so none is returned. Run the cell again to train it."
+        )
     return model.eval()
 
 
@@ -150,19 +172,24 @@ class Recognition:
         return int((self.counts > 0).sum())
 
     def __str__(self) -> str:
-        return (f"{self.share:.0%} of {len(self.labels):,} images are confidently a digit (probability > "
-                f"{self.threshold:g}); classes covered: {self.classes_covered}/{NUM_CLASSES}")
+        return (
+            f"{self.share:.0%} of {len(self.labels):,} images are confidently a digit (probability > "
+            f"{self.threshold:g}); classes covered: {self.classes_covered}/{NUM_CLASSES}"
+        )
 
 
-def recognised(classifier: nn.Module, images: torch.Tensor, threshold: float = 0.9,
-               batch_size: int = 1000) -> Recognition:
+def recognised(
+    classifier: nn.Module, images: torch.Tensor, threshold: float = 0.9, batch_size: int = 1000
+) -> Recognition:
     """Classify ``images`` ``(B, 1, 28, 28)`` in [0, 1] (on any device; e.g. ``torch.sigmoid(model.decode(z))``)
     and count the confident ones: an image is recognised when its top class probability is > ``threshold``.
 
     The classifier runs without gradients, in eval mode, and is put back in its mode afterwards.
     """
     if not isinstance(classifier, nn.Module):
-        raise TypeError(f"classifier must be a torch.nn.Module, e.g. digit_classifier(cfg); got {type(classifier).__name__}.")
+        raise TypeError(
+            f"classifier must be a torch.nn.Module, e.g. digit_classifier(cfg); got {type(classifier).__name__}."
+        )
     checks.images("images", images, (1, IMAGE_SIZE, IMAGE_SIZE))
     if len(images) == 0:
         raise ValueError("images holds no images: pass at least one.")
@@ -170,8 +197,10 @@ def recognised(classifier: nn.Module, images: torch.Tensor, threshold: float = 0
         raise ValueError("images holds NaN or infinite pixels: check the model that made them.")
     low, high = images.min().item(), images.max().item()
     if low < 0 or high > 1:
-        raise ValueError(f"images must be in [0, 1], got values from {low:.3g} to {high:.3g}. A decoder returns logits: "
-                         "pass torch.sigmoid(logits).")
+        raise ValueError(
+            f"images must be in [0, 1], got values from {low:.3g} to {high:.3g}. A decoder returns logits: "
+            "pass torch.sigmoid(logits)."
+        )
     checks.number("threshold", threshold, minimum=0, maximum=1)
     if threshold == 1:
         raise ValueError("threshold must be below 1: no probability exceeds 1, so nothing would be recognised.")
@@ -183,7 +212,7 @@ def recognised(classifier: nn.Module, images: torch.Tensor, threshold: float = 0
     try:
         with torch.no_grad():
             for start in range(0, len(images), batch_size):
-                x = images[start:start + batch_size].to(device)
+                x = images[start : start + batch_size].to(device)
                 logits = classifier(x)
                 if not (isinstance(logits, torch.Tensor) and tuple(logits.shape) == (len(x), NUM_CLASSES)):
                     shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
@@ -193,8 +222,13 @@ def recognised(classifier: nn.Module, images: torch.Tensor, threshold: float = 0
         classifier.train(was_training)
     confidence, labels = torch.cat(probs).max(dim=1)  # (B,), (B,)
     sure = confidence > threshold
-    return Recognition(share=sure.sum().item() / len(sure), labels=labels, confidence=confidence,
-                       counts=torch.bincount(labels[sure], minlength=NUM_CLASSES), threshold=float(threshold))
+    return Recognition(
+        share=sure.sum().item() / len(sure),
+        labels=labels,
+        confidence=confidence,
+        counts=torch.bincount(labels[sure], minlength=NUM_CLASSES),
+        threshold=float(threshold),
+    )
 
 
 def accuracy(classifier: nn.Module, split: Split, batch_size: int = 1000) -> float:
@@ -203,7 +237,9 @@ def accuracy(classifier: nn.Module, split: Split, batch_size: int = 1000) -> flo
     The classifier runs without gradients, in eval mode, and is put back in its mode afterwards.
     """
     if not isinstance(classifier, nn.Module):
-        raise TypeError(f"classifier must be a torch.nn.Module, e.g. digit_classifier(cfg); got {type(classifier).__name__}.")
+        raise TypeError(
+            f"classifier must be a torch.nn.Module, e.g. digit_classifier(cfg); got {type(classifier).__name__}."
+        )
     if not isinstance(split, Split):
         raise TypeError(f"split must be a data.Split such as mnist.test, got {type(split).__name__}.")
     batches = split.to(_device(classifier)).batches(batch_size, shuffle=False)

@@ -24,8 +24,10 @@ def _pair(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     checks.tensor("x", x, floating=True)
     if x.shape != logits.shape:
         if x.numel() != logits.numel() or len(x) != len(logits):
-            raise ValueError(f"x {tuple(x.shape)} and logits {tuple(logits.shape)} must hold the same images: "
-                             "one logit per pixel of each image.")
+            raise ValueError(
+                f"x {tuple(x.shape)} and logits {tuple(logits.shape)} must hold the same images: "
+                "one logit per pixel of each image."
+            )
         x = x.reshape(logits.shape)
     return x
 
@@ -54,7 +56,7 @@ def bce_floor(x: torch.Tensor) -> torch.Tensor:
     zero, which is one reason it is not a log-likelihood. Shapes: ``(B, ...)`` -> ``(B,)``.
     """
     checks.tensor("x", x, floating=True)
-    if x.numel() and not (0 <= x.min() and x.max() <= 1):
+    if x.numel() and not (x.min() >= 0 and x.max() <= 1):
         raise ValueError(f"x must hold pixels in [0, 1], got values from {x.min():.3g} to {x.max():.3g}.")
     entropy = -(torch.special.xlogy(x, x) + torch.special.xlogy(1 - x, 1 - x))  # 0 log 0 counts as 0
     return entropy.flatten(start_dim=1).sum(dim=1)
@@ -73,13 +75,17 @@ def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> None:
     checks.tensor("mu", mu, ndim=2, floating=True)
     checks.tensor("logvar", logvar, ndim=2, floating=True)
     if mu.shape != logvar.shape:
-        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape (B, latent_dim).")
+        raise ValueError(
+            f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape (B, latent_dim)."
+        )
 
 
 RECON_TERMS = ("bce", "mse")
 
 
-def vae_loss(model: nn.Module, batch: Any, beta: float = 1.0, recon: str = "bce") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def vae_loss(
+    model: nn.Module, batch: Any, beta: float = 1.0, recon: str = "bce"
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The VAE loss for a batch ``(x, y)``: mean over the batch of reconstruction + ``beta`` * KL (notebook 04 on).
 
     ``beta = 1`` with ``recon="bce"`` is the negative ELBO in nats per image; ``beta = 0`` trains on

@@ -7,7 +7,7 @@ promoted here so notebook 02 can run it for many models; notebook 02 checks that
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +50,10 @@ def train_codebook(
         raise TypeError(f"model must be a CodebookDecoder, got {type(model).__name__}.")
     checks.tensor("images", images, ndim=4, floating=True)
     if len(images) != model.config["num_images"]:
-        raise ValueError(f"images holds {len(images)} images but the model stores {model.config['num_images']}: "
-                         "give it exactly the images it memorizes.")
+        raise ValueError(
+            f"images holds {len(images)} images but the model stores {model.config['num_images']}: "
+            "give it exactly the images it memorizes."
+        )
     checks.count("num_steps", num_steps)
     checks.number("lr", lr, above=0)
     checks.count("batch_size", batch_size)
@@ -62,17 +64,17 @@ def train_codebook(
     model.train()
     losses = []
     for _ in range(num_steps):
-        if n <= batch_size:
-            index = torch.arange(n)
-        else:
-            index = torch.randint(n, (batch_size,), generator=generator)
+        index = torch.arange(n) if n <= batch_size else torch.randint(n, (batch_size,), generator=generator)
         index = index.to(images.device)
         x_hat = torch.sigmoid(model(index))  # (B, 1, H, W) in [0, 1]
         loss = F.mse_loss(x_hat, images[index])
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"The loss became {loss.item()} at step {len(losses) + 1}; training stopped before "
-                                   "that step. Usual causes: a learning rate that is too high (try 10x lower), or "
-                                   "images outside [0, 1].", History(steps=list(losses)))
+            raise TrainingDiverged(
+                f"The loss became {loss.item()} at step {len(losses) + 1}; training stopped before "
+                "that step. Usual causes: a learning rate that is too high (try 10x lower), or "
+                "images outside [0, 1].",
+                History(steps=list(losses)),
+            )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -118,28 +120,46 @@ def capacity_sweep(
     try:
         _sweep(rows, jobs, images, code_dim, channels, num_steps, lr, batch_size, seed, progress, cfg)
     except KeyboardInterrupt:
-        print(f"Stopped after {len(rows)} of {len(jobs)} models; the models done so far are returned (and saved). "
-              "Run the cell again to finish: it loads those and trains the rest.")
+        print(
+            f"Stopped after {len(rows)} of {len(jobs)} models; the models done so far are returned (and saved). "
+            "Run the cell again to finish: it loads those and trains the rest."
+        )
     if cfg is not None:
         trained_here = sum(not r["loaded"] for r in rows)
         loaded = len(rows) - trained_here
-        print(f"capacity sweep: {trained_here} models trained here and saved, {loaded} loaded from earlier runs"
-              + (" (RETRAIN = True trains them all here)" if loaded else ""))
+        print(
+            f"capacity sweep: {trained_here} models trained here and saved, {loaded} loaded from earlier runs"
+            + (" (RETRAIN = True trains them all here)" if loaded else "")
+        )
     return rows
 
 
-def _sweep(rows: list[dict], jobs: list[tuple[int, str]], images: torch.Tensor, code_dim: int, channels: Sequence[int],
-           num_steps: int, lr: float, batch_size: int, seed: int, progress: bool, cfg: RunConfig | None) -> None:
+def _sweep(
+    rows: list[dict],
+    jobs: list[tuple[int, str]],
+    images: torch.Tensor,
+    code_dim: int,
+    channels: Sequence[int],
+    num_steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    progress: bool,
+    cfg: RunConfig | None,
+) -> None:
     """Train (or load) one model per job, appending a row for each as it is done."""
     for n, code in tqdm(jobs, desc="capacity sweep", disable=not progress):
-        def build():
+        # n and code bound as defaults: each job's functions keep its own values (and its fingerprint shows them)
+        def build(n=n, code=code):
             return CodebookDecoder(n, code, code_dim=code_dim, channels=channels, seed=seed).to(images.device)
 
-        def train(model):
+        def train(model, n=n):
             start = time.perf_counter()
             losses = train_codebook(model, images[:n], num_steps, lr=lr, batch_size=batch_size, seed=seed)
-            return History(epochs=[{"epoch": 1, "train_loss": losses[-1], "train_seconds": time.perf_counter() - start}],
-                           steps=losses)
+            return History(
+                epochs=[{"epoch": 1, "train_loss": losses[-1], "train_seconds": time.perf_counter() - start}],
+                steps=losses,
+            )
 
         if cfg is None:
             torch.manual_seed(seed)
@@ -150,5 +170,14 @@ def _sweep(rows: list[dict], jobs: list[tuple[int, str]], images: torch.Tensor, 
             model, history = trained(f"codebook_{code}_{n}", build, train, cfg, seed=seed, verbose=False)
             loaded = history.loaded
         counts = model.parameter_counts()
-        rows.append({"N": n, "code": code, "params": counts["total"], "input_params": counts["codes"] + counts["input_layer"],
-                     "mse": pixel_mse(model, images[:n]), "model": model, "loaded": loaded})
+        rows.append(
+            {
+                "N": n,
+                "code": code,
+                "params": counts["total"],
+                "input_params": counts["codes"] + counts["input_layer"],
+                "mse": pixel_mse(model, images[:n]),
+                "model": model,
+                "loaded": loaded,
+            }
+        )

@@ -95,13 +95,17 @@ def _check_root(root: Path) -> None:
     """The data root must be a folder (or not exist yet), and one this user can open."""
     if root.exists() and not root.is_dir():
         where = "VAE_DATA_DIR points at" if os.environ.get("VAE_DATA_DIR") else "the data root is"
-        raise MNISTUnreadableError(f"{where} {display_path(root)}, which is a file, not a folder. Point VAE_DATA_DIR at the "
-                                   "folder that holds MNIST/raw/ (or at an empty folder to download into).")
+        raise MNISTUnreadableError(
+            f"{where} {display_path(root)}, which is a file, not a folder. Point VAE_DATA_DIR at the "
+            "folder that holds MNIST/raw/ (or at an empty folder to download into)."
+        )
     for folder in (root, root / "MNIST", root / "MNIST" / "raw"):
         if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
-            raise MNISTUnreadableError(f"The folder {display_path(folder)} cannot be opened (permission denied). Make it "
-                                       f"readable (chmod a+rx {display_path(folder)}), or point VAE_DATA_DIR at a copy "
-                                       "you can read.")
+            raise MNISTUnreadableError(
+                f"The folder {display_path(folder)} cannot be opened (permission denied). Make it "
+                f"readable (chmod a+rx {display_path(folder)}), or point VAE_DATA_DIR at a copy "
+                "you can read."
+            )
 
 
 def check_file(path: Path, is_images: bool, count: int) -> None:
@@ -114,8 +118,10 @@ def check_file(path: Path, is_images: bool, count: int) -> None:
         with open(path, "rb") as f:
             header = f.read(header_len)
     except PermissionError as err:
-        raise MNISTUnreadableError(f"{display_path(path)} cannot be read ({err.strerror}). Make it readable "
-                                   f"(chmod a+r {display_path(path)}), or point VAE_DATA_DIR at a copy you can read.") from err
+        raise MNISTUnreadableError(
+            f"{display_path(path)} cannot be read ({err.strerror}). Make it readable "
+            f"(chmod a+r {display_path(path)}), or point VAE_DATA_DIR at a copy you can read."
+        ) from err
     except OSError as err:
         raise MNISTCorruptError(f"{display_path(path)} cannot be read ({err.strerror}). {fix}") from err
     path = display_path(path)
@@ -190,9 +196,11 @@ def checksum_warnings(root: str | os.PathLike | None = None) -> list[str]:
         except OSError:
             continue  # missing or unreadable files are reported by find_problems
         if digest != official:
-            warnings.append(f"warning: {display_path(path)} differs from the official MNIST file (MD5 {digest}, official "
-                            f"{official}): some bytes were changed, or it is a rebuilt copy. The course runs on it, "
-                            f"but its figures may differ a little; `{download_command()} --force` fetches the original.")
+            warnings.append(
+                f"warning: {display_path(path)} differs from the official MNIST file (MD5 {digest}, official "
+                f"{official}): some bytes were changed, or it is a rebuilt copy. The course runs on it, "
+                f"but its figures may differ a little; `{download_command()} --force` fetches the original."
+            )
     return warnings
 
 
@@ -206,7 +214,10 @@ def _not_found_message(root: Path, missing: list[Path], reason: str) -> str:
         f"  - copy the four files (uncompressed) into {folder}",
         "  - or point VAE_DATA_DIR at a folder that already holds MNIST/raw/, e.g. export VAE_DATA_DIR=/path/to/shared/data",
         f"VAE_DATA_DIR is {'set to ' + repr(env) if env else 'not set'}. Files expected there: "
-        + ", ".join(f"{p.name} ({'MISSING' if p in missing else 'ok'})" for p in (raw_folder(root) / n for f in FILES.values() for n in f[:2])),
+        + ", ".join(
+            f"{p.name} ({'MISSING' if p in missing else 'ok'})"
+            for p in (raw_folder(root) / n for f in FILES.values() for n in f[:2])
+        ),
     ]
     return "\n".join(lines)
 
@@ -236,14 +247,19 @@ def download_mnist(root: str | os.PathLike | None = None, force: bool = False) -
     try:
         staging = staging_folder(root, STAGING)
     except OSError as err:
-        raise MNISTNotFoundError(_not_found_message(root, found.missing, f"the folder {display_path(root)} cannot be "
-                                                    f"written ({err.strerror or err})")) from None
+        raise MNISTNotFoundError(
+            _not_found_message(
+                root, found.missing, f"the folder {display_path(root)} cannot be written ({err.strerror or err})"
+            )
+        ) from None
     try:
         try:
             _torchvision_download(staging)
         except Exception as err:  # no network, a mirror down, an md5 mismatch...
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise MNISTNotFoundError(_not_found_message(root, found.missing, f"downloading it failed ({first})")) from None
+            raise MNISTNotFoundError(
+                _not_found_message(root, found.missing, f"downloading it failed ({first})")
+            ) from None
         staged = find_problems(staging)
         if staged.damaged or staged.missing:
             raise MNISTCorruptError("The downloaded files are damaged:\n" + "\n".join(staged.damaged))
@@ -273,13 +289,16 @@ def _read(folder: str, split: str, signature: tuple) -> tuple[torch.Tensor, torc
     ds = MNIST(str(Path(folder).parent.parent), train=(split == "train"), download=False)
     images, labels = ds.data.contiguous(), ds.targets.to(torch.int64)
     if labels.min() < 0 or labels.max() >= NUM_CLASSES:
-        raise MNISTCorruptError(f"{display_path(Path(folder) / FILES[split][1])} holds labels outside 0-9; delete it "
-                                f"and run `{download_command()}`.")
+        raise MNISTCorruptError(
+            f"{display_path(Path(folder) / FILES[split][1])} holds labels outside 0-9; delete it "
+            f"and run `{download_command()}`."
+        )
     return images, labels
 
 
-def read_split(split: str = "train", root: str | os.PathLike | None = None,
-               download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def read_split(
+    split: str = "train", root: str | os.PathLike | None = None, download: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The images ``(N, 28, 28)`` uint8 and labels ``(N,)`` of the ``"train"`` (60,000) or ``"test"``
     (10,000) split, read from disk once and then kept (read again when a file changes on disk).
 
@@ -303,7 +322,9 @@ def read_split(split: str = "train", root: str | os.PathLike | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vae_helpers.mnist", description="Prepare MNIST for the VAE course.")
+    parser = argparse.ArgumentParser(
+        prog="python -m vae_helpers.mnist", description="Prepare MNIST for the VAE course."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_down = sub.add_parser("download", help="download MNIST into the data root (needs internet once)")
     p_check = sub.add_parser("check", help="say where MNIST is and whether the files are sound")
@@ -327,9 +348,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{split:5s}: {len(images):6,d} images, labels {labels.bincount().tolist()}")
         warnings = checksum_warnings(root)
         print(*warnings, sep="\n", file=sys.stderr) if warnings else None
-        print(f"MNIST is complete and readable in {display_path(raw_folder(root))}"
-              + (f" ({len(warnings)} of 4 files differ from the official ones, see above)" if warnings
-                 else "; every file matches the official MNIST checksums"))
+        print(
+            f"MNIST is complete and readable in {display_path(raw_folder(root))}"
+            + (
+                f" ({len(warnings)} of 4 files differ from the official ones, see above)"
+                if warnings
+                else "; every file matches the official MNIST checksums"
+            )
+        )
         if args.root is None and not os.environ.get("VAE_DATA_DIR"):
             print("(Set VAE_DATA_DIR to use a different folder, e.g. a shared one in a lab.)")
         return 0

@@ -8,14 +8,14 @@ Decoders return logits: the loss applies the sigmoid inside a numerically stable
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from . import checks
-
 
 # The activation between fully connected layers. SiLU, x * sigmoid(x), is a smooth ReLU; with it the VAE of
 # notebook 04 reaches a test loss about a nat lower in the same training time (benchmarks/README.md).
@@ -25,20 +25,25 @@ ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU}
 def mlp(dims: Sequence[int], activation: str = "silu") -> nn.Sequential:
     """Linear layers ``dims[0] -> dims[1] -> ...``, each followed by the activation (``"silu"`` or ``"relu"``)."""
     layers: list[nn.Module] = []
-    for d_in, d_out in zip(dims[:-1], dims[1:]):
+    for d_in, d_out in itertools.pairwise(dims):
         layers += [nn.Linear(d_in, d_out), ACTIVATIONS[activation]()]
     return nn.Sequential(*layers)
 
 
-def _mlp_sizes(latent_dim: int, hidden_dims: Sequence[int], input_shape: Sequence[int],
-               activation: str) -> tuple[dict, tuple, int]:
+def _mlp_sizes(
+    latent_dim: int, hidden_dims: Sequence[int], input_shape: Sequence[int], activation: str
+) -> tuple[dict, tuple, int]:
     """Checked sizes of a fully connected model: its ``config``, ``input_shape`` and flat input size."""
     checks.count("latent_dim", latent_dim)
     hidden_dims = checks.sizes("hidden_dims", hidden_dims)
     input_shape = checks.sizes("input_shape", input_shape)
     checks.choice("activation", activation, ACTIVATIONS)
-    config = {"latent_dim": latent_dim, "hidden_dims": list(hidden_dims), "input_shape": list(input_shape),
-              "activation": activation}
+    config = {
+        "latent_dim": latent_dim,
+        "hidden_dims": list(hidden_dims),
+        "input_shape": list(input_shape),
+        "activation": activation,
+    }
     return config, tuple(input_shape), math.prod(input_shape)
 
 
@@ -51,15 +56,21 @@ class MLPVAE(nn.Module):
     Introduced in notebook 04.
     """
 
-    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (400,), input_shape: Sequence[int] = (1, 28, 28),
-                 activation: str = "silu"):
+    def __init__(
+        self,
+        latent_dim: int = 20,
+        hidden_dims: Sequence[int] = (400,),
+        input_shape: Sequence[int] = (1, 28, 28),
+        activation: str = "silu",
+    ):
         super().__init__()
         self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape, activation)
         self.encoder = mlp([input_dim, *hidden_dims], activation)
         self.to_mu = nn.Linear(hidden_dims[-1], latent_dim)
         self.to_logvar = nn.Linear(hidden_dims[-1], latent_dim)
-        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)], activation),
-                                     nn.Linear(hidden_dims[0], input_dim))
+        self.decoder = nn.Sequential(
+            mlp([latent_dim, *reversed(hidden_dims)], activation), nn.Linear(hidden_dims[0], input_dim)
+        )
 
     @property
     def latent_dim(self) -> int:
@@ -90,7 +101,9 @@ class MLPVAE(nn.Module):
 # ----------------------------------------------------------------------------- notebooks 01-02: decoders that memorize
 
 
-def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0) -> int:
+def conv_transpose_output_size(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0
+) -> int:
     """Spatial size after ``nn.ConvTranspose2d``: ``(size - 1) * stride - 2 * padding + kernel + output_padding``."""
     return (size - 1) * stride - 2 * padding + kernel + output_padding
 
@@ -105,7 +118,9 @@ class DeconvDecoder(nn.Module):
     Example: ``code_dim=8, channels=(32, 16), image_size=28``: 1x1 -> 7x7 (32) -> 14x14 (16) -> 28x28 (1).
     """
 
-    def __init__(self, code_dim: int = 8, channels: Sequence[int] = (32, 16), image_size: int = 28, out_channels: int = 1):
+    def __init__(
+        self, code_dim: int = 8, channels: Sequence[int] = (32, 16), image_size: int = 28, out_channels: int = 1
+    ):
         super().__init__()
         checks.count("code_dim", code_dim)
         channels = checks.sizes("channels", channels)
@@ -117,11 +132,16 @@ class DeconvDecoder(nn.Module):
                 f"image_size={image_size} cannot be reached: {len(channels)} doubling layers need a multiple of {factor}. "
                 "Use fewer channels entries or another image_size."
             )
-        self.config = {"code_dim": code_dim, "channels": list(channels), "image_size": image_size, "out_channels": out_channels}
+        self.config = {
+            "code_dim": code_dim,
+            "channels": list(channels),
+            "image_size": image_size,
+            "out_channels": out_channels,
+        }
         start = image_size // factor
         widths = [*channels, out_channels]
         layers: list[nn.Module] = [nn.ConvTranspose2d(code_dim, widths[0], kernel_size=start), nn.ReLU()]
-        for c_in, c_out in zip(widths[:-1], widths[1:]):
+        for c_in, c_out in itertools.pairwise(widths):
             layers += [nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
         self.layers = nn.Sequential(*layers[:-1])  # no ReLU after the last layer: it outputs logits
 
@@ -135,7 +155,9 @@ class DeconvDecoder(nn.Module):
         size = 1
         for layer in self.layers:
             if isinstance(layer, nn.ConvTranspose2d):
-                size = conv_transpose_output_size(size, layer.kernel_size[0], layer.stride[0], layer.padding[0], layer.output_padding[0])
+                size = conv_transpose_output_size(
+                    size, layer.kernel_size[0], layer.stride[0], layer.padding[0], layer.output_padding[0]
+                )
         return (self.config["out_channels"], size, size)
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
@@ -158,15 +180,28 @@ class CodebookDecoder(nn.Module):
     ``forward(index)`` takes image indices ``(B,)`` and returns logits ``(B, 1, 28, 28)``.
     """
 
-    def __init__(self, num_images: int, code: str = "learned", code_dim: int = 2, channels: Sequence[int] = (32, 16),
-                 image_size: int = 28, seed: int = 0):
+    def __init__(
+        self,
+        num_images: int,
+        code: str = "learned",
+        code_dim: int = 2,
+        channels: Sequence[int] = (32, 16),
+        image_size: int = 28,
+        seed: int = 0,
+    ):
         super().__init__()
         checks.count("num_images", num_images)
         checks.choice("code", code, CODE_KINDS)
         checks.count("code_dim", code_dim)
         checks.count("seed", seed, minimum=0)
-        self.config = {"num_images": num_images, "code": code, "code_dim": code_dim, "channels": list(channels),
-                       "image_size": image_size, "seed": seed}
+        self.config = {
+            "num_images": num_images,
+            "code": code,
+            "code_dim": code_dim,
+            "channels": list(channels),
+            "image_size": image_size,
+            "seed": seed,
+        }
         if code == "onehot":
             code_dim = num_images
             self.config["code_dim"] = code_dim
@@ -182,14 +217,23 @@ class CodebookDecoder(nn.Module):
     def code_of(self, index: torch.Tensor) -> torch.Tensor:
         """The codes ``(B, code_dim)`` of images ``index`` ``(B,)``."""
         n = self.config["num_images"]
-        if not isinstance(index, torch.Tensor) or index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
-            raise TypeError(f"index must be a tensor of whole numbers (image indices 0 to {n - 1}), e.g. "
-                            f"torch.arange({n}); got {type(index).__name__ if not isinstance(index, torch.Tensor) else index.dtype}.")
+        if (
+            not isinstance(index, torch.Tensor)
+            or index.is_floating_point()
+            or index.is_complex()
+            or index.dtype == torch.bool
+        ):
+            raise TypeError(
+                f"index must be a tensor of whole numbers (image indices 0 to {n - 1}), e.g. "
+                f"torch.arange({n}); got {type(index).__name__ if not isinstance(index, torch.Tensor) else index.dtype}."
+            )
         if index.ndim != 1:
             raise ValueError(f"index must be 1-D, one image index per row (B,), got shape {tuple(index.shape)}.")
         if len(index) and (index.min() < 0 or index.max() >= n):
-            raise ValueError(f"index must lie between 0 and {n - 1} (this decoder stores {n} images), "
-                             f"got values from {int(index.min())} to {int(index.max())}.")
+            raise ValueError(
+                f"index must lie between 0 and {n - 1} (this decoder stores {n} images), "
+                f"got values from {int(index.min())} to {int(index.max())}."
+            )
         return self.codes[index]
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:
@@ -200,7 +244,11 @@ class CodebookDecoder(nn.Module):
         first = self.decoder.layers[0]
         codes = self.codes.numel() if isinstance(self.codes, nn.Parameter) else 0
         input_layer = sum(p.numel() for p in first.parameters())
-        return {"codes": codes, "input_layer": input_layer, "total": sum(p.numel() for p in self.parameters() if p.requires_grad)}
+        return {
+            "codes": codes,
+            "input_layer": input_layer,
+            "total": sum(p.numel() for p in self.parameters() if p.requires_grad),
+        }
 
 
 # ----------------------------------------------------------------------------- notebook 03: autoencoders
@@ -234,15 +282,23 @@ class MLPAutoencoder(Autoencoder):
     """Encoder ``x -> z`` (fully connected layers that shrink) and decoder ``z -> logits`` (that grow back).
     Introduced in notebook 03."""
 
-    def __init__(self, latent_dim: int = 20, hidden_dims: Sequence[int] = (512, 256), input_shape: Sequence[int] = (1, 28, 28),
-                 activation: str = "silu"):
+    def __init__(
+        self,
+        latent_dim: int = 20,
+        hidden_dims: Sequence[int] = (512, 256),
+        input_shape: Sequence[int] = (1, 28, 28),
+        activation: str = "silu",
+    ):
         super().__init__()
         self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape, activation)
-        self.encoder = nn.Sequential(nn.Flatten(), mlp([input_dim, *hidden_dims], activation),
-                                     nn.Linear(hidden_dims[-1], latent_dim))
-        self.decoder = nn.Sequential(mlp([latent_dim, *reversed(hidden_dims)], activation), nn.Linear(hidden_dims[0], input_dim),
-                                     nn.Unflatten(1, self.input_shape))
-
+        self.encoder = nn.Sequential(
+            nn.Flatten(), mlp([input_dim, *hidden_dims], activation), nn.Linear(hidden_dims[-1], latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            mlp([latent_dim, *reversed(hidden_dims)], activation),
+            nn.Linear(hidden_dims[0], input_dim),
+            nn.Unflatten(1, self.input_shape),
+        )
 
 
 class ConvEncoder(nn.Module):
@@ -252,20 +308,26 @@ class ConvEncoder(nn.Module):
     (B, 1, 28, 28) -> (B, 16, 14, 14) -> (B, 32, 7, 7) -> (B, latent_dim).
     """
 
-    def __init__(self, latent_dim: int = 20, channels: Sequence[int] = (16, 32), image_size: int = 28, in_channels: int = 1):
+    def __init__(
+        self, latent_dim: int = 20, channels: Sequence[int] = (16, 32), image_size: int = 28, in_channels: int = 1
+    ):
         super().__init__()
         checks.count("latent_dim", latent_dim)
         channels = checks.sizes("channels", channels)
         checks.count("image_size", image_size)
         checks.count("in_channels", in_channels)
         if len(channels) != 2:
-            raise ValueError(f"channels must be two widths, first and second convolution, e.g. (16, 32); got {list(channels)}.")
+            raise ValueError(
+                f"channels must be two widths, first and second convolution, e.g. (16, 32); got {list(channels)}."
+            )
         if image_size % 4:
             raise ValueError(f"image_size must be divisible by 4 (two halvings), got {image_size}.")
         first, second = channels
         self.layers = nn.Sequential(
-            nn.Conv2d(in_channels, first, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # (B, 1, 28, 28) -> (B, first, 14, 14)
-            nn.Conv2d(first, second, kernel_size=4, stride=2, padding=1), nn.ReLU(),  # -> (B, second, 7, 7)
+            nn.Conv2d(in_channels, first, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(),  # (B, 1, 28, 28) -> (B, first, 14, 14)
+            nn.Conv2d(first, second, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(),  # -> (B, second, 7, 7)
             nn.Flatten(),  # -> (B, second * 49)
             nn.Linear(second * (image_size // 4) ** 2, latent_dim),  # -> (B, latent_dim)
         )

@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
-import torch
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
@@ -30,8 +30,18 @@ from .training import History
 # the colours stay apart for viewers with protanopia, deuteranopia or tritanopia (tests/test_plotting.py
 # checks every pair under simulations of all three). matplotlib's default tab10 does not: its orange and
 # green look alike with protanopia, its orange and olive with deuteranopia.
-DIGIT_COLOURS = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6",
-                 "#a96b59", "#e76300", "#b9ac70", "#717581", "#92dadd")
+DIGIT_COLOURS = (
+    "#3f90da",
+    "#ffa90e",
+    "#bd1f01",
+    "#94a4a2",
+    "#832db6",
+    "#a96b59",
+    "#e76300",
+    "#b9ac70",
+    "#717581",
+    "#92dadd",
+)
 
 TEXT_PX = 14  # caption text in the PNG pictures, in pixels: JupyterLab's own text is 13-14 px at 100 % zoom
 # The widest figure, in inches: at Jupyter's 100 dpi, 930 pixels, the width of JupyterLab's output area on a
@@ -118,13 +128,18 @@ def show_images(
     return _fit_width(fig)
 
 
-def plot_history(history, keys: Sequence[str] = ("train_loss", "test_loss"), ax: Axes | None = None,
-                 logy: bool = False, ylabel: str = "loss") -> Figure:
+def plot_history(
+    history,
+    keys: Sequence[str] = ("train_loss", "test_loss"),
+    ax: Axes | None = None,
+    logy: bool = False,
+    ylabel: str = "loss",
+) -> Figure:
     """Per-epoch curves of ``keys`` from a ``training.History`` (notebook 03)."""
     if not isinstance(history, History):
         raise TypeError(f"history must be the History that fit() returns, got {type(history).__name__}.")
     if ax is None:
-        fig, axes = new_figure(figsize=(5, 3.2))
+        _fig, axes = new_figure(figsize=(5, 3.2))
         ax = axes[0, 0]
     for key in keys:
         values = history[key]
@@ -169,7 +184,7 @@ def png_size(png: bytes) -> tuple[int, int]:
         return img.size
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def text_font(size: int = TEXT_PX, bold: bool = False) -> ImageFont.ImageFont:
     """DejaVu Sans (the font matplotlib ships and draws with) at ``size`` pixels, for text in PNG pictures."""
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
@@ -190,15 +205,16 @@ def _wrap(line: str, font, measure: ImageDraw.ImageDraw, width: int) -> list[str
     return out or [""]
 
 
-def text_png(lines: Sequence[str], size: int = TEXT_PX, bold: bool = False, width: int | None = None,
-             colour: str = "black") -> bytes:
+def text_png(
+    lines: Sequence[str], size: int = TEXT_PX, bold: bool = False, width: int | None = None, colour: str = "black"
+) -> bytes:
     """Lines of text on white as a PNG (wrapped to ``width`` pixels if given): a caption block."""
     font = text_font(size, bold)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     if width is not None:
         lines = [part for line in lines for part in _wrap(line, font, measure, width)]
     step = round(size * 1.35)
-    text_width = max([int(math.ceil(measure.textlength(line, font=font))) for line in lines] + [1])
+    text_width = max([math.ceil(measure.textlength(line, font=font)) for line in lines] + [1])
     img = Image.new("RGB", (max(width or 0, text_width + 2), step * len(lines) + 4), "white")
     draw = ImageDraw.Draw(img)
     for i, line in enumerate(lines):
@@ -206,8 +222,9 @@ def text_png(lines: Sequence[str], size: int = TEXT_PX, bold: bool = False, widt
     return encode_png(img)
 
 
-def side_by_side(pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False,
-                 title: str = "") -> bytes:
+def side_by_side(
+    pngs: Sequence[bytes], captions: Sequence[str] = (), gap: int = 12, vertical: bool = False, title: str = ""
+) -> bytes:
     """Several PNG images on white, left to right (or top to bottom), each under its caption if given,
     under a bold ``title`` if given, as one PNG: the static picture of a widget panel with several images.
     Text is DejaVu Sans at ``TEXT_PX`` pixels, legible at 100 % zoom."""
@@ -246,8 +263,14 @@ def strip_png(images: torch.Tensor, scale: int = 2, pad: int = 2) -> bytes:
     return png_bytes(grid, scale=scale)
 
 
-def plot_codes_with_images(codes: torch.Tensor, images: torch.Tensor, labels: Sequence | None = None,
-                           ax: Axes | None = None, zoom: float = 0.9, title: str | None = None) -> Figure:
+def plot_codes_with_images(
+    codes: torch.Tensor,
+    images: torch.Tensor,
+    labels: Sequence | None = None,
+    ax: Axes | None = None,
+    zoom: float = 0.9,
+    title: str | None = None,
+) -> Figure:
     """Draw each image at its 2-D code ``(N, 2)``, framed in its label's colour (a legend names the digits).
     Introduced in notebook 02."""
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
@@ -259,12 +282,17 @@ def plot_codes_with_images(codes: torch.Tensor, images: torch.Tensor, labels: Se
     if len(arr) != len(codes):
         raise ValueError(f"Got {len(codes)} codes but {len(arr)} images.")
     if ax is None:
-        fig, axes = new_figure(figsize=(7, 6))
+        _fig, axes = new_figure(figsize=(7, 6))
         ax = axes[0, 0]
     for i, (x, y) in enumerate(codes.tolist()):
         frame = digit_colour(labels[i]) if labels is not None else "grey"
-        box = AnnotationBbox(OffsetImage(arr[i], cmap="gray", zoom=zoom), (x, y), frameon=True,
-                             bboxprops={"edgecolor": frame, "linewidth": 2}, pad=0.1)
+        box = AnnotationBbox(
+            OffsetImage(arr[i], cmap="gray", zoom=zoom),
+            (x, y),
+            frameon=True,
+            bboxprops={"edgecolor": frame, "linewidth": 2},
+            pad=0.1,
+        )
         ax.add_artist(box)
     if labels is not None:
         for digit in sorted({int(v) for v in labels}):
@@ -318,8 +346,14 @@ def _spread(points: torch.Tensor, within: torch.Tensor, gap: float = 0.08, round
     return p.float() * span + low
 
 
-def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax: Axes | None = None,
-                        title: str | None = None, point_size: float = 3.0, label_centres: bool = True) -> Figure:
+def plot_latent_scatter(
+    codes: torch.Tensor,
+    labels: Sequence | torch.Tensor,
+    ax: Axes | None = None,
+    title: str | None = None,
+    point_size: float = 3.0,
+    label_centres: bool = True,
+) -> Figure:
     """Scatter of latent codes ``(N, D)`` coloured by digit, with a legend.
 
     Codes with more than two dimensions are projected onto their first two principal components (the
@@ -332,22 +366,42 @@ def plot_latent_scatter(codes: torch.Tensor, labels: Sequence | torch.Tensor, ax
     if len(labels) != len(xy):
         raise ValueError(f"labels must give one label per code: got {len(xy)} codes but {len(labels)} labels.")
     if ax is None:
-        fig, axes = new_figure(figsize=(6.2, 5.2))
+        _fig, axes = new_figure(figsize=(6.2, 5.2))
         ax = axes[0, 0]
     digits = sorted(set(labels.tolist()))
     for digit in digits:
         sel = labels == digit
         ax.scatter(xy[sel, 0], xy[sel, 1], s=point_size, color=digit_colour(digit), label=str(int(digit)), alpha=0.7)
-    legend = ax.legend(title="digit", markerscale=max(2.0, 6 / max(point_size, 0.1) ** 0.5), loc="center left",
-                       bbox_to_anchor=(1.0, 0.5), frameon=False, handletextpad=0.2, labelspacing=0.35)
+    legend = ax.legend(
+        title="digit",
+        markerscale=max(2.0, 6 / max(point_size, 0.1) ** 0.5),
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        frameon=False,
+        handletextpad=0.2,
+        labelspacing=0.35,
+    )
     for handle in legend.legend_handles:
         handle.set_alpha(1.0)
     if label_centres:
         centres = torch.stack([xy[labels == digit].median(0).values for digit in digits])
         for digit, (x, y) in zip(digits, _spread(centres, xy).tolist()):
-            ax.text(x, y, str(int(digit)), ha="center", va="center", fontsize=10, fontweight="bold",
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": digit_colour(digit),
-                          "linewidth": 2, "alpha": 0.9})
+            ax.text(
+                x,
+                y,
+                str(int(digit)),
+                ha="center",
+                va="center",
+                fontsize=10,
+                fontweight="bold",
+                bbox={
+                    "boxstyle": "round,pad=0.2",
+                    "facecolor": "white",
+                    "edgecolor": digit_colour(digit),
+                    "linewidth": 2,
+                    "alpha": 0.9,
+                },
+            )
     ax.set_xlabel("principal component 1" if note else "z[0]")
     ax.set_ylabel("principal component 2" if note else "z[1]")
     ax.set_title(title or note or "latent codes")
@@ -370,8 +424,10 @@ def show_grids(grids: dict[str, torch.Tensor], nrow: int = 8, scale: float = 1.0
     fig, axes = new_figure(1, len(grids), figsize=(scale * 4.2 * len(grids), scale * 4.4))
     for ax, (title, images) in zip(axes[0], grids.items()):
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 1:
-            raise ValueError(f"grids[{title!r}] must be images shaped (B, 1, H, W), got "
-                             f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}.")
+            raise ValueError(
+                f"grids[{title!r}] must be images shaped (B, 1, H, W), got "
+                f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}."
+            )
         grid = make_grid(images.detach().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=0.5)[0]
         ax.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title)

@@ -15,8 +15,9 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -81,28 +82,38 @@ class TrainingDiverged(FloatingPointError):
 def _batch_size(batch: Any) -> int:
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     if not isinstance(first, torch.Tensor) or first.ndim == 0:
-        raise TypeError(f"A batch must be a tensor, or a tuple whose first item is a tensor with one row per example "
-                        f"(e.g. (x, y)); got {type(batch).__name__}.")
+        raise TypeError(
+            f"A batch must be a tensor, or a tuple whose first item is a tensor with one row per example "
+            f"(e.g. (x, y)); got {type(batch).__name__}."
+        )
     return int(first.shape[0])
 
 
 def _check_loss(out: Any) -> tuple[torch.Tensor, dict[str, Any]]:
     if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], torch.Tensor) and isinstance(out[1], dict)):
-        raise TypeError("loss_fn(model, batch) must return (loss, metrics): a scalar tensor and a dict, e.g. (loss, {'kl': kl}).")
+        raise TypeError(
+            "loss_fn(model, batch) must return (loss, metrics): a scalar tensor and a dict, e.g. (loss, {'kl': kl})."
+        )
     if out[0].dim() != 0:
-        raise ValueError(f"loss_fn must return a scalar loss (the mean over the batch), got shape {tuple(out[0].shape)}.")
+        raise ValueError(
+            f"loss_fn must return a scalar loss (the mean over the batch), got shape {tuple(out[0].shape)}."
+        )
     return out
 
 
 def _check_data(name: str, data: Any, passes: int) -> None:
     """``data`` must be iterable, non-empty, and re-iterable when it is needed more than once."""
     if data is None or isinstance(data, (torch.Tensor, str, bytes)) or not hasattr(data, "__iter__"):
-        raise TypeError(f"{name} must be re-iterable batches, e.g. split.batches(128) or a list of (x, y) tuples; "
-                        f"got {type(data).__name__}.")
+        raise TypeError(
+            f"{name} must be re-iterable batches, e.g. split.batches(128) or a list of (x, y) tuples; "
+            f"got {type(data).__name__}."
+        )
     if passes > 1 and iter(data) is data:
-        raise TypeError(f"{name} is a one-pass iterator ({type(data).__name__}, e.g. a generator), but training needs "
-                        f"it {passes} times. Pass something that can be iterated again: split.batches(...), a list, "
-                        "or a DataLoader.")
+        raise TypeError(
+            f"{name} is a one-pass iterator ({type(data).__name__}, e.g. a generator), but training needs "
+            f"it {passes} times. Pass something that can be iterated again: split.batches(...), a list, "
+            "or a DataLoader."
+        )
     if hasattr(data, "__len__") and len(data) == 0:
         raise ValueError(f"{name} is empty: it holds no batches.")
 
@@ -191,8 +202,10 @@ def _weights_finite(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
-_CAUSES = ("Usual causes: a learning rate that is too high (try 10x lower), inputs outside [0, 1] for a "
-           "cross-entropy loss, or log/exp of an unbounded value.")
+_CAUSES = (
+    "Usual causes: a learning rate that is too high (try 10x lower), inputs outside [0, 1] for a "
+    "cross-entropy loss, or log/exp of an unbounded value."
+)
 
 
 class _Epoch:
@@ -258,8 +271,10 @@ def fit(
     checks.count("num_epochs", num_epochs)
     _check_data("train_data", train_data, passes=num_epochs)
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer, e.g. torch.optim.Adam(model.parameters(), lr=1e-3); "
-                        f"got {type(optimizer).__name__}.")
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, e.g. torch.optim.Adam(model.parameters(), lr=1e-3); "
+            f"got {type(optimizer).__name__}."
+        )
     checks.function("loss_fn", loss_fn)
     if test_data is not None:
         _check_data("test_data", test_data, passes=num_epochs)
@@ -284,12 +299,17 @@ def fit(
                     loss_value = loss.item()
                     if not math.isfinite(loss_value):
                         done = ", ".join(f"{k} {v / max(current.count, 1):.4g}" for k, v in current.totals.items())
-                        state = ("still finite, from the last good step" if _weights_finite(model)
-                                 else "already NaN/inf: rebuild the model before training again")
+                        state = (
+                            "still finite, from the last good step"
+                            if _weights_finite(model)
+                            else "already NaN/inf: rebuild the model before training again"
+                        )
                         raise TrainingDiverged(
                             f"The loss became {loss_value} at epoch {epoch}, batch {b + 1}; training stopped before "
                             f"applying that step (the weights are {state}). "
-                            f"Running averages this epoch: {done or 'none yet'}. " + _CAUSES, history)
+                            f"Running averages this epoch: {done or 'none yet'}. " + _CAUSES,
+                            history,
+                        )
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -303,8 +323,10 @@ def fit(
                 if interrupt["stop"]:
                     break
                 if current.batches == 0:
-                    raise ValueError(f"train_data gave no batches in epoch {epoch}"
-                                     + (" (a one-pass iterator, already used up?)." if epoch > 1 else "."))
+                    raise ValueError(
+                        f"train_data gave no batches in epoch {epoch}"
+                        + (" (a one-pass iterator, already used up?)." if epoch > 1 else ".")
+                    )
                 record = current.record()
                 current.phase = "test"
                 if test_data is not None:
@@ -314,7 +336,9 @@ def fit(
                 current.recorded = True
                 _check_finite(model, record, epoch, history)
                 if verbose:
-                    shown = "  ".join(f"{k} {v:.4g}" for k, v in record.items() if not k.endswith("seconds") and k != "epoch")
+                    shown = "  ".join(
+                        f"{k} {v:.4g}" for k, v in record.items() if not k.endswith("seconds") and k != "epoch"
+                    )
                     tqdm.write(f"epoch {epoch}/{num_epochs}  {shown}  ({record['seconds']:.1f} s)")
                 current.phase = "callback"
                 if on_epoch_end is not None:
@@ -332,13 +356,17 @@ def _check_finite(model: nn.Module, record: dict[str, float], epoch: int, histor
     bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad or not _weights_finite(model):
         what = f"the test figures {', '.join(bad)} are" if bad else "some weights are"
-        raise TrainingDiverged(f"Training diverged in epoch {epoch}: {what} NaN or infinite after its last step, so the "
-                               f"model is broken and nothing further is done with it. {_CAUSES} Rebuild the model and "
-                               "train again.", history)
+        raise TrainingDiverged(
+            f"Training diverged in epoch {epoch}: {what} NaN or infinite after its last step, so the "
+            f"model is broken and nothing further is done with it. {_CAUSES} Rebuild the model and "
+            "train again.",
+            history,
+        )
 
 
-def _close_interrupted(model, history: History, current: _Epoch | None, test_data, loss_fn, num_epochs: int,
-                       total_steps: int | None) -> None:
+def _close_interrupted(
+    model, history: History, current: _Epoch | None, test_data, loss_fn, num_epochs: int, total_steps: int | None
+) -> None:
     """Record the epoch that an interrupt cut short, and say where training stopped."""
     history.interrupted = True
     if current is None:
@@ -348,8 +376,11 @@ def _close_interrupted(model, history: History, current: _Epoch | None, test_dat
     else:
         record = current.record()
         per_epoch = f" of {total_steps // num_epochs}" if total_steps else ""
-        history.stopped = (f"during epoch {current.epoch} of {num_epochs}, after {current.batches}{per_epoch} batches"
-                           if current.phase == "train" else f"during the test pass of epoch {current.epoch}")
+        history.stopped = (
+            f"during epoch {current.epoch} of {num_epochs}, after {current.batches}{per_epoch} batches"
+            if current.phase == "train"
+            else f"during the test pass of epoch {current.epoch}"
+        )
         if test_data is not None:
             try:
                 if current.phase == "train":
@@ -357,12 +388,12 @@ def _close_interrupted(model, history: History, current: _Epoch | None, test_dat
             except KeyboardInterrupt:
                 pass  # stop pressed again
             for key in [k for k in record if k.startswith("train_") and k != "train_seconds"]:
-                record.setdefault("test_" + key[len("train_"):], math.nan)  # not measured: NaN
+                record.setdefault("test_" + key[len("train_") :], math.nan)  # not measured: NaN
         record["seconds"] = time.perf_counter() - current.start
         history.epochs.append(record)
     model.train()
-    tqdm.write(f"Training stopped {history.stopped}. The model keeps the weights it has now and can be used or "
-               "trained further; the history has every epoch up to here (a stopped epoch: training figures over the "
-               "batches done, test figures for the model as it stands).")
-
-
+    tqdm.write(
+        f"Training stopped {history.stopped}. The model keeps the weights it has now and can be used or "
+        "trained further; the history has every epoch up to here (a stopped epoch: training figures over the "
+        "batches done, test figures for the model as it stands)."
+    )

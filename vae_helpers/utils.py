@@ -15,10 +15,10 @@ import os
 import random
 import shutil
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -222,12 +222,22 @@ def setup(seed: int = 0, verbose: bool = True, retrain: bool | None = None) -> R
         mode = "ON (VAE_FAST=1: small subsets, few epochs)" if fast else "off (full course settings)"
         print(f"Fast mode: {mode}; CPU threads: {threads}; seed: {seed}" + (" (VAE_SEED)" if env_seed else ""))
         if retrain is not None:
-            print("Saved models: " + (f"ignored ({reason}): every model is trained here" if reason else
-                                      "loaded when their settings match (set RETRAIN = True to train them here)"))
-    return RunConfig(fast=fast, device=device, num_threads=threads, seed=seed, retrain=bool(reason), retrain_reason=reason)
+            print(
+                "Saved models: "
+                + (
+                    f"ignored ({reason}): every model is trained here"
+                    if reason
+                    else "loaded when their settings match (set RETRAIN = True to train them here)"
+                )
+            )
+    return RunConfig(
+        fast=fast, device=device, num_threads=threads, seed=seed, retrain=bool(reason), retrain_reason=reason
+    )
 
 
-def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = True) -> list[tuple[str, str, tuple, int]]:
+def layer_table(
+    model: torch.nn.Module, example: torch.Tensor, verbose: bool = True
+) -> list[tuple[str, str, tuple, int]]:
     """Run ``example`` through ``model`` and list every leaf layer: (name, layer, output shape, parameters).
 
     With ``verbose`` it prints the list as a table: a text diagram of how the sizes change.
@@ -237,8 +247,12 @@ def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = T
     hooks = []
     for name, module in model.named_modules():
         if len(list(module.children())) == 0:
+
             def hook(mod, inputs, output, name=name):
-                rows.append((name, mod.__class__.__name__, tuple(output.shape), sum(p.numel() for p in mod.parameters())))
+                rows.append(
+                    (name, mod.__class__.__name__, tuple(output.shape), sum(p.numel() for p in mod.parameters()))
+                )
+
             hooks.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -250,8 +264,8 @@ def layer_table(model: torch.nn.Module, example: torch.Tensor, verbose: bool = T
             h.remove()
     if verbose:
         print(f"{'layer':<22} {'type':<16} {'output shape':<20} {'parameters':>10}")
-        print(f"{'(input)':<22} {'':<16} {str(tuple(example.shape)):<20} {'':>10}")
+        print(f"{'(input)':<22} {'':<16} {tuple(example.shape)!s:<20} {'':>10}")
         for name, kind, shape, n in rows:
-            print(f"{name:<22} {kind:<16} {str(shape):<20} {n:>10,d}")
+            print(f"{name:<22} {kind:<16} {shape!s:<20} {n:>10,d}")
         print(f"{'total':<60} {sum(r[3] for r in rows):>10,d}")
     return rows

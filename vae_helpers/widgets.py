@@ -33,21 +33,34 @@ from __future__ import annotations
 import base64
 import math
 import time
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 from PIL import Image, ImageDraw
+from torch import nn
 
 from . import checks
 from .data import Split
 from .losses import kl_per_dimension
-from .plotting import (TEXT_PX, encode_png, figure_png, new_figure, plot_latent_scatter, png_bytes, png_size,
-                       side_by_side, strip_png, text_font, text_png)
+from .plotting import (
+    TEXT_PX,
+    encode_png,
+    figure_png,
+    new_figure,
+    plot_latent_scatter,
+    png_bytes,
+    png_size,
+    side_by_side,
+    strip_png,
+    text_font,
+    text_png,
+)
 from .training import encode_split
 
 Decode = Callable[[torch.Tensor], torch.Tensor]  # z (B, D) -> logits (B, 1, H, W)
+# ends the text of a panel's output, which also carries its picture; tools.timing counts panels by it
+STATIC_PICTURE_NOTE = "(a static picture of its current state)"
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -132,8 +145,10 @@ def _check_decoder(decode: Decode, latent_dim: int, device: torch.device) -> tup
         try:
             out = decode(torch.zeros(1, latent_dim, device=device))
         except Exception as err:
-            raise ValueError(f"latent_dim={latent_dim} does not fit the decoder ({err}). "
-                             "Pass the latent size the model was built with.") from None
+            raise ValueError(
+                f"latent_dim={latent_dim} does not fit the decoder ({err}). "
+                "Pass the latent size the model was built with."
+            ) from None
     if out.ndim != 4 or out.shape[:2] != (1, 1):
         raise ValueError(f"The decoder must return logits shaped (B, 1, H, W), got {tuple(out.shape)}.")
     return int(out.shape[2]), int(out.shape[3])
@@ -177,8 +192,16 @@ def float_slider(low: float, high: float, description: str, steps: int = 120, wi
 
     step = nice_step(high - low, steps)
     low, high = math.floor(low / step) * step, math.ceil(high / step) * step
-    return w.FloatSlider(value=snap(0.0, low, high, step), min=low, max=high, step=step, description=description,
-                         continuous_update=True, readout_format=".2f", layout=w.Layout(width=width))
+    return w.FloatSlider(
+        value=snap(0.0, low, high, step),
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=True,
+        readout_format=".2f",
+        layout=w.Layout(width=width),
+    )
 
 
 def snap(value: float, low: float, high: float, step: float) -> float:
@@ -211,9 +234,13 @@ class _Panel:
     def _repr_mimebundle_(self, include=None, exclude=None):
         """The live widget where a front end can show it, else a static PNG of the current state."""
         return {
-            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.widget.model_id,
+            },
             "image/png": base64.b64encode(self.static_png()).decode("ascii"),
-            "text/plain": f"{type(self).__name__}: {self.name} (a static picture of its current state)",
+            "text/plain": f"{type(self).__name__}: {self.name} {STATIC_PICTURE_NOTE}",
         }
 
 
@@ -242,11 +269,21 @@ class LatentSliders(_Panel):
     Introduced in notebook 04.
     """
 
-    def __init__(self, decode: Decode, latent_dim: int, dims: Sequence[int] | None = None,
-                 codes: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                 scale: int = 8, slider_range: float = 3.0, limits: Sequence[tuple[float, float]] | None = None,
-                 random_code: Callable[[torch.Generator], torch.Tensor] | None = None,
-                 seed: int = 0, title: str = "", note: str = ""):
+    def __init__(
+        self,
+        decode: Decode,
+        latent_dim: int,
+        dims: Sequence[int] | None = None,
+        codes: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        scale: int = 8,
+        slider_range: float = 3.0,
+        limits: Sequence[tuple[float, float]] | None = None,
+        random_code: Callable[[torch.Generator], torch.Tensor] | None = None,
+        seed: int = 0,
+        title: str = "",
+        note: str = "",
+    ):
         import ipywidgets as w
 
         super().__init__()
@@ -261,11 +298,15 @@ class LatentSliders(_Panel):
         if limits is None:
             limits = [(-slider_range, slider_range)] * len(dims)
         if len(limits) != len(dims) or any(not lo < hi for lo, hi in limits):
-            raise ValueError(f"limits must be one (low, high) pair with low < high per slider ({len(dims)}), got {limits}.")
+            raise ValueError(
+                f"limits must be one (low, high) pair with low < high per slider ({len(dims)}), got {limits}."
+            )
         self.decode, self.latent_dim, self.dims, self.scale = decode, latent_dim, dims, scale
         self.name, self.note = title or f"{latent_dim}-D code", note
         self.codes = codes.detach().cpu().float() if codes is not None else None
-        self.labels = _check_labels(labels, len(self.codes)) if (labels is not None and self.codes is not None) else None
+        self.labels = (
+            _check_labels(labels, len(self.codes)) if (labels is not None and self.codes is not None) else None
+        )
         self.random_code = random_code or (lambda g: torch.randn(latent_dim, generator=g))
         self.generator = torch.Generator().manual_seed(seed)
         self._code = torch.zeros(latent_dim)
@@ -287,8 +328,14 @@ class LatentSliders(_Panel):
         self.random_button.on_click(lambda _: self._start_from(self.random_code(self.generator), "a random code"))
         buttons = [self.zero_button, self.random_button]
         if self.codes is not None:
-            self.index = w.BoundedIntText(value=0, min=0, max=len(self.codes) - 1, description="test image #",
-                                          style={"description_width": "initial"}, layout=w.Layout(width="190px"))
+            self.index = w.BoundedIntText(
+                value=0,
+                min=0,
+                max=len(self.codes) - 1,
+                description="test image #",
+                style={"description_width": "initial"},
+                layout=w.Layout(width="190px"),
+            )
             self.digit_button = w.Button(description="use its code", tooltip="start from the code of that test image")
             self.digit_button.on_click(lambda _: self.set_code_from_index(self.index.value))
             buttons += [self.index, self.digit_button]
@@ -303,8 +350,17 @@ class LatentSliders(_Panel):
         self._timed(self._render)
 
     @classmethod
-    def for_model(cls, model: nn.Module, split: Split, k: int = 6, order: str = "kl", start: int | None = 0,
-                  scale: int = 8, title: str = "", seed: int = 0) -> "LatentSliders":
+    def for_model(
+        cls,
+        model: nn.Module,
+        split: Split,
+        k: int = 6,
+        order: str = "kl",
+        start: int | None = 0,
+        scale: int = 8,
+        title: str = "",
+        seed: int = 0,
+    ) -> LatentSliders:
         """Sliders for ``model`` (a VAE or an autoencoder), with the codes of ``split`` for the buttons.
 
         For codes larger than ``k``: ``order="kl"`` gives sliders to the ``k`` dimensions with the most
@@ -326,11 +382,17 @@ class LatentSliders(_Panel):
             dims = kl.argsort(descending=True)[:k].tolist() if order == "kl" else list(range(k))
             limits, random_code = None, None
             if k < latent_dim:
-                which = f"the {k} of {latent_dim} dimensions with the most KL" if order == "kl" else \
-                    f"the first {k} of {latent_dim} dimensions"
+                which = (
+                    f"the {k} of {latent_dim} dimensions with the most KL"
+                    if order == "kl"
+                    else f"the first {k} of {latent_dim} dimensions"
+                )
                 notes.append(f"Sliders for {which}; the other {latent_dim - k} keep the start code.")
-            notes.append("KL per slider (nats): " + ", ".join(f"z[{d}] {kl[d]:.2f}" for d in dims)
-                         + ". Range: +-3 prior standard deviations.")
+            notes.append(
+                "KL per slider (nats): "
+                + ", ".join(f"z[{d}] {kl[d]:.2f}" for d in dims)
+                + ". Range: +-3 prior standard deviations."
+            )
         else:
             if order == "kl" and k < latent_dim:
                 raise ValueError("An autoencoder has no KL to rank its dimensions by: use order='first'.")
@@ -341,10 +403,23 @@ class LatentSliders(_Panel):
             random_code = lambda g: mean + std * torch.randn(latent_dim, generator=g)  # noqa: E731
             if k < latent_dim:
                 notes.append(f"Sliders for the first {k} of {latent_dim} dimensions; the others keep the start code.")
-            notes.append("An autoencoder has no prior: each slider spans its test codes' range, and 'random' "
-                         "draws from a Gaussian fitted to the test codes.")
-        panel = cls(model.decode, latent_dim, dims=dims, codes=mu, labels=split.labels, scale=scale,
-                    limits=limits, random_code=random_code, seed=seed, title=title, note=" ".join(notes))
+            notes.append(
+                "An autoencoder has no prior: each slider spans its test codes' range, and 'random' "
+                "draws from a Gaussian fitted to the test codes."
+            )
+        panel = cls(
+            model.decode,
+            latent_dim,
+            dims=dims,
+            codes=mu,
+            labels=split.labels,
+            scale=scale,
+            limits=limits,
+            random_code=random_code,
+            seed=seed,
+            title=title,
+            note=" ".join(notes),
+        )
         if start is not None:
             panel.set_code_from_index(start)
         return panel
@@ -474,8 +549,16 @@ class LatentExplorer(_Panel):
     Introduced in notebook 03.
     """
 
-    def __init__(self, decode: Decode, codes: torch.Tensor, labels: torch.Tensor, scale: int = 8,
-                 title: str = "", size: float = 4.4, dpi: int = 100):
+    def __init__(
+        self,
+        decode: Decode,
+        codes: torch.Tensor,
+        labels: torch.Tensor,
+        scale: int = 8,
+        title: str = "",
+        size: float = 4.4,
+        dpi: int = 100,
+    ):
         import ipywidgets as w
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -483,8 +566,10 @@ class LatentExplorer(_Panel):
         super().__init__()
         codes = torch.as_tensor(codes).detach().cpu().float()
         if codes.ndim != 2 or codes.shape[1] != 2 or len(codes) == 0:
-            raise ValueError(f"LatentExplorer needs 2-D codes shaped (N, 2), got {tuple(codes.shape)}; "
-                             "for larger codes use LatentSliders.")
+            raise ValueError(
+                f"LatentExplorer needs 2-D codes shaped (N, 2), got {tuple(codes.shape)}; "
+                "for larger codes use LatentSliders."
+            )
         self.device = _device_of(decode)
         self.image_size = _check_decoder(decode, 2, self.device)
         self.decode, self.codes, self.scale = decode, codes, scale
@@ -498,8 +583,9 @@ class LatentExplorer(_Panel):
         plot_latent_scatter(codes, self.labels, ax=ax, title=title or "test codes", point_size=1.5)
         low, high = codes.min(0).values, codes.max(0).values
         pad = 0.06 * (high - low).clamp_min(1e-3)
-        self.x_slider, self.y_slider = (float_slider(float(low[i] - pad[i]), float(high[i] + pad[i]), f"z[{i}]", steps=200)
-                                        for i in (0, 1))
+        self.x_slider, self.y_slider = (
+            float_slider(float(low[i] - pad[i]), float(high[i] + pad[i]), f"z[{i}]", steps=200) for i in (0, 1)
+        )
         self.low = [self.x_slider.min, self.y_slider.min]  # the plot spans exactly the sliders' ranges
         self.high = [self.x_slider.max, self.y_slider.max]
         ax.set_xlim(self.low[0], self.high[0])
@@ -513,27 +599,31 @@ class LatentExplorer(_Panel):
         for s in (self.x_slider, self.y_slider):
             s.add_class("vae-explorer-slider")
             s.observe(self._on_slider, names="value")
-        self.scatter_image = pixel_image(width=self.background.width, height=self.background.height,
-                                         css_class="vae-explorer-scatter")
+        self.scatter_image = pixel_image(
+            width=self.background.width, height=self.background.height, css_class="vae-explorer-scatter"
+        )
         height, width = self.image_size
         self.image = pixel_image(width=width * scale, height=height * scale, css_class="vae-decoded-image")
         self.status = w.Label()
         self.status.add_class("vae-status")
         self._point = torch.zeros(2)
         self._hold = False
-        self.widget = w.VBox([w.HBox([self.x_slider, self.y_slider]),
-                              w.HBox([self.scatter_image, w.VBox([self.image, self.status])])])
+        self.widget = w.VBox(
+            [w.HBox([self.x_slider, self.y_slider]), w.HBox([self.scatter_image, w.VBox([self.image, self.status])])]
+        )
         self.widget.add_class("vae-latent-explorer")
         start = codes.mean(0)
         self.set_point(float(start[0]), float(start[1]))
 
     @classmethod
-    def for_model(cls, model: nn.Module, split: Split, scale: int = 8, title: str = "") -> "LatentExplorer":
+    def for_model(cls, model: nn.Module, split: Split, scale: int = 8, title: str = "") -> LatentExplorer:
         """The explorer for a model with a 2-D code (a VAE's means, or an autoencoder's codes) on ``split``."""
         codes = encode_split(model, split)[0].cpu()
         if codes.shape[1] != 2:
-            raise ValueError(f"LatentExplorer needs a 2-D latent code; this model's latent_dim is {codes.shape[1]}. "
-                             "Use LatentSliders.for_model for larger codes.")
+            raise ValueError(
+                f"LatentExplorer needs a 2-D latent code; this model's latent_dim is {codes.shape[1]}. "
+                "Use LatentSliders.for_model for larger codes."
+            )
         return cls(model.decode, codes, split.labels, scale=scale, title=title)
 
     # ---------------------------------------------------------------- state
@@ -579,9 +669,14 @@ class LatentExplorer(_Panel):
     def static_png(self) -> bytes:
         """The scatter with its marker and the digit decoded there, each captioned, under the title."""
         x, y = self._point.tolist()
-        return side_by_side([self.scatter_png(), png_bytes(self.decoded(), scale=self.scale)],
-                            ["the test codes, coloured by digit; the ring marks the point z",
-                             f"decoded at z = ({_minus(x)}, {_minus(y)})"], gap=16)
+        return side_by_side(
+            [self.scatter_png(), png_bytes(self.decoded(), scale=self.scale)],
+            [
+                "the test codes, coloured by digit; the ring marks the point z",
+                f"decoded at z = ({_minus(x)}, {_minus(y)})",
+            ],
+            gap=16,
+        )
 
     # ---------------------------------------------------------------- events
 
@@ -596,8 +691,10 @@ class LatentExplorer(_Panel):
         self.scatter_image.value = self.scatter_png()
         nearest = int((self.codes - self._point).pow(2).sum(1).argmin())
         distance = float((self.codes[nearest] - self._point).norm())
-        self.status.value = (f"z = ({self._point[0]:+.2f}, {self._point[1]:+.2f});  nearest test code: "
-                             f"a {int(self.labels[nearest])}, {distance:.2f} away")
+        self.status.value = (
+            f"z = ({self._point[0]:+.2f}, {self._point[1]:+.2f});  nearest test code: "
+            f"a {int(self.labels[nearest])}, {distance:.2f} away"
+        )
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -620,8 +717,17 @@ class Interpolation(_Panel):
 
     BY_INDEX = -1  # the dropdowns' value when the index box, not a digit, picked the image
 
-    def __init__(self, models: Mapping[str, nn.Module], images: torch.Tensor, labels: torch.Tensor,
-                 start: int = 0, end: int = 1, steps: int = 9, scale: int = 5, strip_scale: int = 2):
+    def __init__(
+        self,
+        models: Mapping[str, nn.Module],
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        start: int = 0,
+        end: int = 1,
+        steps: int = 9,
+        scale: int = 5,
+        strip_scale: int = 2,
+    ):
         import ipywidgets as w
 
         super().__init__()
@@ -645,35 +751,71 @@ class Interpolation(_Panel):
         digits = sorted(set(self.labels.tolist()))
         options = [("by index", self.BY_INDEX)] + [(f"first {int(d)}", int(d)) for d in digits]
         self.start_index, self.end_index = (
-            w.BoundedIntText(value=0, min=0, max=n - 1, description=f"{word} test image #",
-                             style={"description_width": "initial"}, layout=w.Layout(width="200px"))
-            for word in ("from", "to"))
+            w.BoundedIntText(
+                value=0,
+                min=0,
+                max=n - 1,
+                description=f"{word} test image #",
+                style={"description_width": "initial"},
+                layout=w.Layout(width="200px"),
+            )
+            for word in ("from", "to")
+        )
         self.start_class, self.end_class = (
-            w.Dropdown(options=options, value=self.BY_INDEX, description="or", style={"description_width": "initial"},
-                       layout=w.Layout(width="130px"))
-            for _ in range(2))
-        self.t_slider = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t",
-                                      continuous_update=True, readout_format=".2f", layout=w.Layout(width="420px"))
+            w.Dropdown(
+                options=options,
+                value=self.BY_INDEX,
+                description="or",
+                style={"description_width": "initial"},
+                layout=w.Layout(width="130px"),
+            )
+            for _ in range(2)
+        )
+        self.t_slider = w.FloatSlider(
+            value=0.5,
+            min=0.0,
+            max=1.0,
+            step=0.02,
+            description="t",
+            continuous_update=True,
+            readout_format=".2f",
+            layout=w.Layout(width="420px"),
+        )
         self.t_slider.add_class("vae-interpolation-slider")
         for c in (self.start_index, self.end_index, self.start_class, self.end_class):
             c.add_class("vae-interpolation-endpoint")
         height, width = images.shape[2:]
-        ends_size, strip_size = (png_size(strip_png(torch.zeros(k, 1, height, width), scale=strip_scale))
-                                 for k in (2, steps))
+        ends_size, strip_size = (
+            png_size(strip_png(torch.zeros(k, 1, height, width), scale=strip_scale)) for k in (2, steps)
+        )
         self.ends_image = pixel_image(width=ends_size[0], height=ends_size[1], css_class="vae-interpolation-ends")
-        self.strips = {name: pixel_image(width=strip_size[0], height=strip_size[1],
-                                         css_class="vae-interpolation-strip") for name in self.models}
-        self.current = {name: pixel_image(width=width * scale, height=height * scale, css_class="vae-decoded-image")
-                        for name in self.models}
+        self.strips = {
+            name: pixel_image(width=strip_size[0], height=strip_size[1], css_class="vae-interpolation-strip")
+            for name in self.models
+        }
+        self.current = {
+            name: pixel_image(width=width * scale, height=height * scale, css_class="vae-decoded-image")
+            for name in self.models
+        }
         rows = []
         for name in self.models:
             caption = w.HTML(f"<b>{name}</b>: at t (left), and along the line from t = 0 to t = 1 in {steps} steps")
-            rows.append(w.VBox([caption, w.HBox([self.current[name], self.strips[name]],
-                                                 layout=w.Layout(align_items="center", grid_gap="12px"))]))
+            rows.append(
+                w.VBox(
+                    [
+                        caption,
+                        w.HBox(
+                            [self.current[name], self.strips[name]],
+                            layout=w.Layout(align_items="center", grid_gap="12px"),
+                        ),
+                    ]
+                )
+            )
         self.status = w.Label()
         self.status.add_class("vae-status")
-        controls = w.HBox([self.start_index, self.start_class, self.end_index, self.end_class],
-                          layout=w.Layout(grid_gap="16px"))
+        controls = w.HBox(
+            [self.start_index, self.start_class, self.end_index, self.end_class], layout=w.Layout(grid_gap="16px")
+        )
         ends = w.HBox([self.ends_image, self.status], layout=w.Layout(align_items="center", grid_gap="12px"))
         self.widget = w.VBox([controls, ends, self.t_slider, *rows])
         self.widget.add_class("vae-interpolation")
@@ -686,13 +828,21 @@ class Interpolation(_Panel):
         self.set_endpoints(start, end)
 
     @classmethod
-    def for_models(cls, models: Mapping[str, nn.Module], split: Split, start_digit: int | None = None,
-                   end_digit: int | None = None, **kwargs) -> "Interpolation":
+    def for_models(
+        cls,
+        models: Mapping[str, nn.Module],
+        split: Split,
+        start_digit: int | None = None,
+        end_digit: int | None = None,
+        **kwargs,
+    ) -> Interpolation:
         """The widget on ``split`` (e.g. ``mnist.test``); optionally start from the first test images of two classes."""
         panel = cls(models, split.x(), split.labels, **kwargs)
         if start_digit is not None or end_digit is not None:
-            panel.set_classes(start_digit if start_digit is not None else int(panel.labels[panel.start_index.value]),
-                              end_digit if end_digit is not None else int(panel.labels[panel.end_index.value]))
+            panel.set_classes(
+                start_digit if start_digit is not None else int(panel.labels[panel.start_index.value]),
+                end_digit if end_digit is not None else int(panel.labels[panel.end_index.value]),
+            )
         return panel
 
     # ---------------------------------------------------------------- state
@@ -748,10 +898,16 @@ class Interpolation(_Panel):
 
     def static_png(self) -> bytes:
         """The two test images and each model's decoded path between their codes, captioned, under a title."""
-        captions = ["the two test images"] + [f"{n}: decoded along the straight line between their codes, "
-                                              f"t = 0 to 1 in {self.steps} steps" for n in self.models]
-        return side_by_side([self.ends_image.value] + [self.strips[n].value for n in self.models], captions,
-                            vertical=True, title=f"Interpolation {self.describe()}")
+        captions = ["the two test images"] + [
+            f"{n}: decoded along the straight line between their codes, t = 0 to 1 in {self.steps} steps"
+            for n in self.models
+        ]
+        return side_by_side(
+            [self.ends_image.value] + [self.strips[n].value for n in self.models],
+            captions,
+            vertical=True,
+            title=f"Interpolation {self.describe()}",
+        )
 
     # ---------------------------------------------------------------- events
 
@@ -805,14 +961,17 @@ class ModelSwitcher(_Panel):
             raise ValueError(f"Every model needs the same number of pictures, got {sorted(sizes)}.")
         for key, pngs in panels.items():
             if not all(isinstance(p, bytes) and p.startswith(b"\x89PNG") for p in pngs):
-                raise ValueError(f"The pictures must be PNG images as bytes (e.g. from png_bytes or figure_png); "
-                                 f"those of {key!r} are not.")
+                raise ValueError(
+                    f"The pictures must be PNG images as bytes (e.g. from png_bytes or figure_png); "
+                    f"those of {key!r} are not."
+                )
         self.panels = {k: list(v) for k, v in panels.items()}
         self.captions, self.description = list(captions), description
         self.name = f"{len(self.panels)} models"
         keys = list(self.panels)
-        self.slider = w.SelectionSlider(options=keys, value=keys[0], description=description, continuous_update=True,
-                                        layout=w.Layout(width="420px"))
+        self.slider = w.SelectionSlider(
+            options=keys, value=keys[0], description=description, continuous_update=True, layout=w.Layout(width="420px")
+        )
         self.slider.add_class("vae-model-switcher")
         self.images = [pixel_image(png, css_class="vae-switcher-image") for png in self.panels[keys[0]]]
         labels = [w.HTML(f"<b>{c}</b>") for c in captions] if captions else []
@@ -824,15 +983,26 @@ class ModelSwitcher(_Panel):
         self._timed(lambda: self._show(keys[0]))
 
     @classmethod
-    def for_vaes(cls, models: Mapping, split: Split, images: torch.Tensor, n_samples: int = 25, seed: int = 1,
-                 description: str = "beta") -> "ModelSwitcher":
+    def for_vaes(
+        cls,
+        models: Mapping,
+        split: Split,
+        images: torch.Tensor,
+        n_samples: int = 25,
+        seed: int = 1,
+        description: str = "beta",
+    ) -> ModelSwitcher:
         """For each VAE in ``models`` (``{slider value: model}``): prior samples (the same ``z`` for every
         model), reconstructions of ``images`` (decoded means) and the scatter of ``split``'s mean codes
         (their first two principal components when the code is larger than 2-D)."""
-        return cls({key: vae_pictures(model, split, images, n_samples, seed, title=f"{description} = {key}")
-                    for key, model in models.items()},
-                   description=description,
-                   captions=["samples from the prior", "reconstructions of test images", "the test images' mean codes"])
+        return cls(
+            {
+                key: vae_pictures(model, split, images, n_samples, seed, title=f"{description} = {key}")
+                for key, model in models.items()
+            },
+            description=description,
+            captions=["samples from the prior", "reconstructions of test images", "the test images' mean codes"],
+        )
 
     def _show(self, key) -> None:
         for img, png in zip(self.images, self.panels[key]):
@@ -843,13 +1013,16 @@ class ModelSwitcher(_Panel):
         key = self.slider.value
         captions = self.captions if len(self.captions) == len(self.panels[key]) else ()
         others = ", ".join(map(str, self.panels))
-        title = f"{self.description} = {key} (a slider picks one of {len(self.panels)} models: " \
-                f"{self.description} = {others})"
+        title = (
+            f"{self.description} = {key} (a slider picks one of {len(self.panels)} models: "
+            f"{self.description} = {others})"
+        )
         return side_by_side(self.panels[key], captions, title=title)
 
 
-def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples: int = 25, seed: int = 1,
-                 title: str = "") -> list[bytes]:
+def vae_pictures(
+    model: nn.Module, split: Split, images: torch.Tensor, n_samples: int = 25, seed: int = 1, title: str = ""
+) -> list[bytes]:
     """Three PNGs of a trained VAE: a grid of prior samples, a grid of reconstructions of ``images``, and
     the scatter of ``split``'s mean codes coloured by digit (with its legend and axis labels)."""
     from torchvision.utils import make_grid
@@ -857,11 +1030,14 @@ def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples
     mu = encode_split(model, split)[0].cpu()
     device = _device_of(model.decode)
     z = torch.randn(n_samples, mu.shape[1], generator=torch.Generator().manual_seed(seed))
-    nrow = max(1, int(round(n_samples ** 0.5)))
+    nrow = max(1, round(n_samples**0.5))
     with torch.no_grad():
         samples = torch.sigmoid(model.decode(z.to(device))).cpu()
         recons = torch.sigmoid(model.decode(_mean_code(model, images.to(device)))).cpu()
-    grids = [make_grid(t, nrow=n, padding=2, pad_value=0.5)[:1] for t, n in ((samples, nrow), (recons, max(1, int(round(len(images) ** 0.5)))))]
+    grids = [
+        make_grid(t, nrow=n, padding=2, pad_value=0.5)[:1]
+        for t, n in ((samples, nrow), (recons, max(1, round(len(images) ** 0.5))))
+    ]
     fig, axes = new_figure(figsize=(3.6, 4.1))
     ax = axes[0, 0]
     plot_latent_scatter(mu, split.labels, ax=ax, title=title or "test codes", point_size=1)
@@ -869,8 +1045,17 @@ def vae_pictures(model: nn.Module, split: Split, images: torch.Tensor, n_samples
     handles, names = ax.get_legend_handles_labels()
     cols = math.ceil(len(handles) / 2)
     order = [r * cols + c for c in range(cols) for r in range(2) if r * cols + c < len(handles)]  # fills columns first
-    legend = ax.legend([handles[i] for i in order], [names[i] for i in order], ncol=cols, loc="upper center",
-                       bbox_to_anchor=(0.5, -0.2), frameon=False, markerscale=6, handletextpad=0.1, columnspacing=1.0)
+    legend = ax.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        ncol=cols,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        frameon=False,
+        markerscale=6,
+        handletextpad=0.1,
+        columnspacing=1.0,
+    )
     for handle in legend.legend_handles:
         handle.set_alpha(1.0)
     ax.text(0.0, -0.2, "digit:", transform=ax.transAxes, ha="right", va="top", fontsize=10)

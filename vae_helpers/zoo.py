@@ -18,16 +18,23 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from . import checks, losses
-from .checkpoints import FORMAT_VERSION, CheckpointError, checkpoint_dir, describe_mismatch, read_checkpoint, \
-    save_checkpoint
+from .checkpoints import (
+    FORMAT_VERSION,
+    CheckpointError,
+    checkpoint_dir,
+    describe_mismatch,
+    read_checkpoint,
+    save_checkpoint,
+)
 from .data import Splits, fixed_test_batch
 from .fingerprint import describe_changes, fingerprint
 from .models import ACTIVATIONS, MLPVAE, MLPAutoencoder
@@ -54,8 +61,9 @@ def checkpoint_path(name: str, fast: bool) -> Path:
 VOLATILE = "_changed_by_training"  # the key's entry listing what training itself changed (not part of the key)
 
 
-def model_key(build: Callable[[], nn.Module], train: Callable[[nn.Module], History], cfg: RunConfig,
-              seed: int = 0) -> dict[str, Any]:
+def model_key(
+    build: Callable[[], nn.Module], train: Callable[[nn.Module], History], cfg: RunConfig, seed: int = 0
+) -> dict[str, Any]:
     """What decides the trained model: mode, seed, and the fingerprint of ``build`` and ``train``."""
     return {"fast": cfg.fast, "seed": seed, **fingerprint(build=build, train=train)}
 
@@ -85,8 +93,14 @@ def _figures(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if k.startswith("test_"))
 
 
-def _load(path: Path, build: Callable[[], nn.Module], key: dict[str, Any], keep: dict | None,
-          expect: Bounds | None, device: torch.device) -> tuple[tuple[nn.Module, History, dict] | None, str]:
+def _load(
+    path: Path,
+    build: Callable[[], nn.Module],
+    key: dict[str, Any],
+    keep: dict | None,
+    expect: Bounds | None,
+    device: torch.device,
+) -> tuple[tuple[nn.Module, History, dict] | None, str]:
     """``((model, history, payload), "")`` when ``path`` holds a sound model with this key, else ``(None, why not)``."""
     if not path.is_file():
         return None, "no saved model yet"
@@ -114,16 +128,24 @@ def _load(path: Path, build: Callable[[], nn.Module], key: dict[str, Any], keep:
     if problems:
         return None, f"the saved weights do not fit the model ({'; '.join(problems)})"
     model.load_state_dict(payload["state_dict"])
-    history = History(epochs=[dict(e) for e in saved["history"]["epochs"]], steps=saved["history"]["steps"].tolist(),
-                      loaded=True)
+    history = History(
+        epochs=[dict(e) for e in saved["history"]["epochs"]], steps=saved["history"]["steps"].tolist(), loaded=True
+    )
     if keep is not None:
         keep.update({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in saved.get("keep", {}).items()})
     return (model.to(device), history, payload), ""
 
 
-def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Module], History], cfg: RunConfig,
-            seed: int = 0, keep: dict | None = None, expect: Bounds | None = None,
-            verbose: bool = True) -> tuple[nn.Module, History]:
+def trained(
+    name: str,
+    build: Callable[[], nn.Module],
+    train: Callable[[nn.Module], History],
+    cfg: RunConfig,
+    seed: int = 0,
+    keep: dict | None = None,
+    expect: Bounds | None = None,
+    verbose: bool = True,
+) -> tuple[nn.Module, History]:
     """Model ``name``: loaded with its history when one was saved with the same key, else trained and saved.
 
     Args:
@@ -165,9 +187,12 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
             if loaded is not None:
                 model, history, payload = loaded
                 figures = _figures(payload.get("metrics", {}))
-                say(f"Loaded '{name}', trained earlier with this code and these settings: "
-                    f"{len(history)} epochs" + (f", {figures}" if figures else "")
-                    + ". (RETRAIN = True in the setup cell at the top trains it here.)")
+                say(
+                    f"Loaded '{name}', trained earlier with this code and these settings: "
+                    f"{len(history)} epochs"
+                    + (f", {figures}" if figures else "")
+                    + ". (RETRAIN = True in the setup cell at the top trains it here.)"
+                )
                 return model.eval(), history
         say(f"Training '{name}' ({reason}).")
         seed_everything(seed)
@@ -176,8 +201,10 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
     if not isinstance(history, History):
         raise TypeError(f"train must return the History of fit(), got {type(history).__name__}.")
     if history.interrupted or not history.epochs:
-        print(f"Training of '{name}' stopped {history.stopped or 'early'}: the model is kept as it is, but not saved. "
-              "Run the cell again to train it fully.")
+        print(
+            f"Training of '{name}' stopped {history.stopped or 'early'}: the model is kept as it is, but not saved. "
+            "Run the cell again to train it fully."
+        )
         return model.eval(), history
     metrics = {k: v for k, v in history.epochs[-1].items() if k.startswith("test_") or k == "train_loss"}
     failures = _failures(metrics, expect)
@@ -186,21 +213,30 @@ def trained(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Modul
             f"'{name}' trained to the end, but {'; '.join(failures)}: far outside what its recipe reaches on any "
             "machine, so it was not saved. This usually means a changed loss (the course's sums over pixels and "
             "latent dimensions, then averages over the batch), a learning rate far from the recipe's, or a broken "
-            "model. If you changed nothing, please report it with this message.")
+            "model. If you changed nothing, please report it with this message."
+        )
     if expect and verbose:
-        shown = ", ".join(f"{k} {metrics[k]:.2f}" + (f" >= {lo:g}" if lo is not None else "")
-                          + (f" <= {hi:g}" if hi is not None else "") for k, (lo, hi) in expect.items())
+        shown = ", ".join(
+            f"{k} {metrics[k]:.2f}"
+            + (f" >= {lo:g}" if lo is not None else "")
+            + (f" <= {hi:g}" if hi is not None else "")
+            for k, (lo, hi) in expect.items()
+        )
         print(f"Checks passed: {shown} (wide bounds: they catch a broken loss, not an unlucky machine).")
     metrics.update(train_seconds=sum(history["train_seconds"]), epochs=len(history))
     extra = {"history": {"epochs": history.epochs, "steps": torch.tensor(history.steps)}}
     if keep:
         extra["keep"] = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in keep.items()}
     try:
-        save_checkpoint(path, model, config=_stable_key(key, model_key(build, train, cfg, seed)), metrics=metrics, extra=extra)
+        save_checkpoint(
+            path, model, config=_stable_key(key, model_key(build, train, cfg, seed)), metrics=metrics, extra=extra
+        )
     except OSError as err:
-        print(f"Could not save '{name}' to {display_path(path)} ({type(err).__name__}: {err}). The model is kept for "
-              "this session; set VAE_CHECKPOINT_DIR to a folder you can write to, to keep it for the next.",
-              file=sys.stderr)
+        print(
+            f"Could not save '{name}' to {display_path(path)} ({type(err).__name__}: {err}). The model is kept for "
+            "this session; set VAE_CHECKPOINT_DIR to a folder you can write to, to keep it for the next.",
+            file=sys.stderr,
+        )
     return model.eval(), history
 
 
@@ -238,27 +274,36 @@ class Recipe:
             checks.count(name, getattr(self, name))
         if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2):
             raise TypeError(f"betas must be a pair of numbers in [0, 1), e.g. (0.9, 0.99); got {self.betas!r}.")
-        object.__setattr__(self, "betas", tuple(checks.number("betas", b, minimum=0, maximum=0.9999) for b in self.betas))
+        object.__setattr__(
+            self, "betas", tuple(checks.number("betas", b, minimum=0, maximum=0.9999) for b in self.betas)
+        )
         checks.count("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0)
         if self.kl_warmup_epochs and self.loss != "vae":
-            raise ValueError(f"kl_warmup_epochs={self.kl_warmup_epochs} needs loss='vae': only the VAE loss weighs a KL term.")
+            raise ValueError(
+                f"kl_warmup_epochs={self.kl_warmup_epochs} needs loss='vae': only the VAE loss weighs a KL term."
+            )
         checks.number("beta", self.beta, minimum=0)
         checks.choice("recon", self.recon, losses.RECON_TERMS)
         if self.loss != "vae" and (self.beta != 1.0 or self.recon != "bce"):
-            raise ValueError(f"beta={self.beta} and recon={self.recon!r} need loss='vae': the {self.loss!r} loss has "
-                             "no KL weight and always uses cross-entropy.")
+            raise ValueError(
+                f"beta={self.beta} and recon={self.recon!r} need loss='vae': the {self.loss!r} loss has "
+                "no KL weight and always uses cross-entropy."
+            )
         checks.number("lr", self.lr, above=0)
         if (self.loss == "ae") != (self.model == "MLPAutoencoder"):
-            raise ValueError(f"loss={self.loss!r} does not suit model={self.model!r}: an MLPAutoencoder trains with "
-                             "loss='ae', an MLPVAE with loss='vae' or 'kl_only'.")
+            raise ValueError(
+                f"loss={self.loss!r} does not suit model={self.model!r}: an MLPAutoencoder trains with "
+                "loss='ae', an MLPVAE with loss='vae' or 'kl_only'."
+            )
 
     def epochs(self, fast: bool) -> int:
         return self.fast_epochs if fast else self.num_epochs
 
     def build(self) -> nn.Module:
         """A fresh, untrained model of this recipe."""
-        return MODEL_CLASSES[self.model](latent_dim=self.latent_dim, hidden_dims=self.hidden_dims,
-                                         activation=self.activation)
+        return MODEL_CLASSES[self.model](
+            latent_dim=self.latent_dim, hidden_dims=self.hidden_dims, activation=self.activation
+        )
 
 
 RECIPES: dict[str, Recipe] = {
@@ -296,8 +341,9 @@ def recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def train_recipe(model: nn.Module, recipe: Recipe, mnist: Splits, fast: bool, seed: int = 0,
-                 keep: dict | None = None) -> History:
+def train_recipe(
+    model: nn.Module, recipe: Recipe, mnist: Splits, fast: bool, seed: int = 0, keep: dict | None = None
+) -> History:
     """``fit`` with the recipe's settings (the steps notebook 03 shows), the batches in the order of
     ``seed``; fills ``keep`` with the reconstructions of the 16 test digits of ``data.fixed_test_batch``
     after every epoch."""
@@ -313,13 +359,23 @@ def train_recipe(model: nn.Module, recipe: Recipe, mnist: Splits, fast: bool, se
     batches = mnist.train.batches(recipe.batch_size, seed=seed)
     loss_fn = LOSSES[recipe.loss]
     if recipe.loss == "vae":  # the weight of the KL term rises from 0 to beta over the warm-up, if any
-        loss_fn = losses.vae_loss_with_warmup(recipe.kl_warmup_epochs * len(batches), beta=recipe.beta, recon=recipe.recon)
-    return fit(model, batches, torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=recipe.betas, fused=True), loss_fn,
-               recipe.epochs(fast), test_data=mnist.test.batches(1000, shuffle=False), on_epoch_end=snapshot)
+        loss_fn = losses.vae_loss_with_warmup(
+            recipe.kl_warmup_epochs * len(batches), beta=recipe.beta, recon=recipe.recon
+        )
+    return fit(
+        model,
+        batches,
+        torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=recipe.betas, fused=True),
+        loss_fn,
+        recipe.epochs(fast),
+        test_data=mnist.test.batches(1000, shuffle=False),
+        on_epoch_end=snapshot,
+    )
 
 
-def from_recipe(name: str, cfg: RunConfig, mnist: Splits, recipe: Recipe | None = None,
-                verbose: bool = True) -> tuple[nn.Module, History, dict[int, torch.Tensor]]:
+def from_recipe(
+    name: str, cfg: RunConfig, mnist: Splits, recipe: Recipe | None = None, verbose: bool = True
+) -> tuple[nn.Module, History, dict[int, torch.Tensor]]:
     """Model ``name`` of :data:`RECIPES` (or trained with ``recipe``), loaded or trained through :func:`trained`,
     seeded with the notebook's ``cfg.seed``.
 
@@ -336,6 +392,14 @@ def from_recipe(name: str, cfg: RunConfig, mnist: Splits, recipe: Recipe | None 
     def train(model: nn.Module) -> History:
         return train_recipe(model, chosen, mnist, cfg.fast, seed=cfg.seed, keep=reconstructions)
 
-    model, history = trained(name, chosen.build, train, cfg, seed=cfg.seed, keep=reconstructions,
-                             expect=expectations(name, chosen, cfg.fast), verbose=verbose)
+    model, history = trained(
+        name,
+        chosen.build,
+        train,
+        cfg,
+        seed=cfg.seed,
+        keep=reconstructions,
+        expect=expectations(name, chosen, cfg.fast),
+        verbose=verbose,
+    )
     return model, history, reconstructions

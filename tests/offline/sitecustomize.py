@@ -17,8 +17,9 @@ def _is_local(address) -> bool:
     try:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:  # a host name: resolve it the way connect would
-        return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback
-                   for info in socket.getaddrinfo(host, None))
+        return all(
+            ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in socket.getaddrinfo(host, None)
+        )
 
 
 def _blocked(address):
