@@ -23,6 +23,7 @@ Skips without Chromium or Playwright, unless ``VAE_REQUIRE_BROWSER=1`` (CI), whe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -36,11 +37,15 @@ from pathlib import Path
 
 import pytest
 
+from tools import course
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = "04_variational_autoencoder.ipynb"
-RUN_ALL_TIMEOUT = 900  # s; notebook 04 takes about a minute in fast mode, several when it trains its models on 2 busy cores
+RUN_ALL_TIMEOUT = (
+    900  # s; notebook 04 takes about a minute in fast mode, several when it trains its models on 2 busy cores
+)
 IMAGE_TIMEOUT = 10  # s for the decoded image to follow a slider move
 LAPTOP = {"width": 1366, "height": 768}  # the screen the course is checked on, at 100 % zoom
 DIGIT = 28  # MNIST pixels per side: a crisp digit is shown at a whole multiple of this
@@ -73,9 +78,18 @@ def notebook_with_extra_cells(source: Path, target: Path) -> None:
     """Copy notebook ``source`` to ``target`` with ``SWITCHER_CELL`` and notebook 00's widget cell at the end."""
     nb = json.loads(source.read_text(encoding="utf-8"))
     for k, code in enumerate((SWITCHER_CELL, notebook_00_widget_cell())):
-        nb["cells"].append({"cell_type": "code", "id": f"browser-test-extra-{k}", "execution_count": None,
-                            "metadata": {}, "outputs": [], "source": code.splitlines(True)})
+        nb["cells"].append(
+            {
+                "cell_type": "code",
+                "id": f"browser-test-extra-{k}",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": code.splitlines(True),
+            }
+        )
     target.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
 
 # User settings for the private server (names and values from the JupyterLab 4 schemas in
 # .venv/share/jupyter/lab/schemas/@jupyterlab/).
@@ -84,8 +98,6 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     # never write the copy of the notebook back (the run is thrown away with the temporary folder)
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-    # no "fetch Jupyter news?" toast and no update check (no internet here, and no pop-ups over the page)
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
@@ -168,10 +180,8 @@ def _stop(process: subprocess.Popen, runtime_dir: Path) -> None:
             pass
     # Kernels run in sessions of their own, so the process group does not reach them.
     for pid, _ in _processes_mentioning(runtime_dir):
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def _processes_mentioning(folder: Path) -> list[tuple[int, list[str]]]:
@@ -195,7 +205,9 @@ def lab_server(tmp_path_factory):
     root = tmp_path / "root"
     root.mkdir()
     notebook_with_extra_cells(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
-    folders = {name: tmp_path / name for name in ("settings", "workspaces", "runtime", "config", "data", "ipython")}
+    folders = {
+        name: tmp_path / name for name in ("settings", "workspaces", "runtime", "config", "data", "ipython", "app")
+    }
     for folder in folders.values():
         folder.mkdir()
     for name, values in LAB_SETTINGS.items():
@@ -204,18 +216,20 @@ def lab_server(tmp_path_factory):
         path.write_text(json.dumps(values))
 
     env = dict(os.environ)
-    env.update({
-        "VAE_FAST": "1",
-        "JUPYTERLAB_SETTINGS_DIR": str(folders["settings"]),
-        "JUPYTERLAB_WORKSPACES_DIR": str(folders["workspaces"]),
-        "JUPYTER_RUNTIME_DIR": str(folders["runtime"]),
-        # no user config (tokens, passwords, extensions) and no user kernelspecs: the "python3" kernel is
-        # then the venv's own, and jupyter_client starts it with this interpreter (sys.executable)
-        "JUPYTER_CONFIG_DIR": str(folders["config"]),
-        "JUPYTER_DATA_DIR": str(folders["data"]),
-        "IPYTHONDIR": str(folders["ipython"]),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "VAE_FAST": "1",
+            "JUPYTERLAB_SETTINGS_DIR": str(folders["settings"]),
+            "JUPYTERLAB_WORKSPACES_DIR": str(folders["workspaces"]),
+            "JUPYTER_RUNTIME_DIR": str(folders["runtime"]),
+            # no user config (tokens, passwords, extensions) and no user kernelspecs: the "python3" kernel is
+            # then the venv's own, and jupyter_client starts it with this interpreter (sys.executable)
+            "JUPYTER_CONFIG_DIR": str(folders["config"]),
+            "JUPYTER_DATA_DIR": str(folders["data"]),
+            "IPYTHONDIR": str(folders["ipython"]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     data = _data_dir()
     if data:
         env["VAE_DATA_DIR"] = data
@@ -226,22 +240,33 @@ def lab_server(tmp_path_factory):
     port = _free_port()
     log = tmp_path / "jupyter-lab.log"
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",           # this port or none: never one we did not pick
-        "--IdentityProvider.token=",            # no token (jupyter_server 2.x; ServerApp.token is deprecated)
+        "--ServerApp.port_retries=0",  # this port or none: never one we did not pick
+        "--IdentityProvider.token=",  # no token (jupyter_server 2.x; ServerApp.token is deprecated)
         "--PasswordIdentityProvider.hashed_password=",
         f"--ServerApp.root_dir={root}",
         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run commands and read the notebook model
         "--LabApp.extension_manager=readonly",  # no PyPI queries from the extension manager
+        # the course's own JupyterLab settings (no news prompt), as `make lab` writes them into .venv
+        f"--LabApp.app_settings_dir={course.install_lab_settings(folders['app']).parent}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # CI containers often run as root
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = LabServer(f"http://127.0.0.1:{port}", log, process, folders["runtime"])
     try:
         _log(f"waiting for JupyterLab on port {port} (log: {log})")
@@ -380,8 +405,10 @@ def _run_all(page, server: LabServer) -> None:
     kernels = server.kernel_commands()
     if kernels:  # (Linux only: found through /proc)
         assert kernels[0][0] == sys.executable, f"the kernel is not this environment's Python: {kernels}"
-    _log(f"kernel idle ({' '.join(kernels[0][:3]) if kernels else 'command line not visible'}); "
-         f"running all {state['cells']} code cells")
+    _log(
+        f"kernel idle ({' '.join(kernels[0][:3]) if kernels else 'command line not visible'}); "
+        f"running all {state['cells']} code cells"
+    )
 
     page.evaluate(START_RUN_ALL_JS)
     start = last_report = time.time()
@@ -451,11 +478,13 @@ def _drag_a_slider(page, artifacts: Path) -> None:
     _log(f"slider now at {value_after:+.2f} (moved by {how}); kernel status {status.inner_text()!r}; screenshot {shot}")
     assert after != before, (
         f"the decoded image did not change within {IMAGE_TIMEOUT} s of moving the slider "
-        f"(readout {value_before:+.2f} -> {value_after:+.2f}; tried a drag, arrow keys and the readout)")
+        f"(readout {value_before:+.2f} -> {value_after:+.2f}; tried a drag, arrow keys and the readout)"
+    )
     assert value_after != value_before, "the image changed but the slider readout did not"
     assert kernel_value is not None, f"the kernel's status line does not list {name}: {status.inner_text()!r}"
     assert abs(kernel_value - value_after) < 0.006, (
-        f"{name} shows {value_after:+.2f} but the kernel's status line says {status.inner_text()!r}")
+        f"{name} shows {value_after:+.2f} but the kernel's status line says {status.inner_text()!r}"
+    )
     if how != "a mouse drag":
         _log(f"warning: only {how} moved the slider; the mouse drag did not")
 
@@ -483,7 +512,9 @@ def _images(element, timeout: float = 30) -> list[dict]:
         time.sleep(0.2)
 
 
-def _picture_problems(name: str, images: list[dict], digits: int, digit_class: str | None = "vae-decoded-image") -> list[str]:
+def _picture_problems(
+    name: str, images: list[dict], digits: int, digit_class: str | None = "vae-decoded-image"
+) -> list[str]:
     """What is wrong with a panel's pictures: none may be stretched or squeezed (each shown at its PNG's own
     size, so nearest-neighbour pixels stay crisp), and ``digits`` of them, those of CSS class ``digit_class``
     (None: all), are digits: square, a whole multiple of 28 pixels a side."""
@@ -495,8 +526,10 @@ def _picture_problems(name: str, images: list[dict], digits: int, digit_class: s
         if not i["loaded"]:
             problems.append(f"{shown} but its PNG never loaded")
         elif abs(i["width"] - i["natural_width"]) > 1 or abs(i["height"] - i["natural_height"]) > 1:
-            problems.append(f"{shown} but its PNG is {i['natural_width']} x {i['natural_height']} px (stretched: "
-                            f"blurred, and a digit no longer square)")
+            problems.append(
+                f"{shown} but its PNG is {i['natural_width']} x {i['natural_height']} px (stretched: "
+                f"blurred, and a digit no longer square)"
+            )
         if "vae-pixel-image" in i["classes"].split() and i["object_fit"] != "contain":
             problems.append(f"{shown} with object-fit {i['object_fit']!r}: pixel_image's layout did not reach the page")
     squares = [i for i in images if digit_class is None or digit_class in i["classes"].split()]
@@ -505,8 +538,10 @@ def _picture_problems(name: str, images: list[dict], digits: int, digit_class: s
     for i in squares:
         side = round(i["width"])
         if abs(i["width"] - i["height"]) > 1 or side % DIGIT or side == 0:
-            problems.append(f"{name}: the digit <img class={i['classes']!r}> is {i['width']:.1f} x {i['height']:.1f} px, "
-                            f"not a square whose side is a whole multiple of {DIGIT} px")
+            problems.append(
+                f"{name}: the digit <img class={i['classes']!r}> is {i['width']:.1f} x {i['height']:.1f} px, "
+                f"not a square whose side is a whole multiple of {DIGIT} px"
+            )
     return problems
 
 
@@ -522,7 +557,9 @@ def _type_a_start_index(page, index: int = 123) -> None:
     deadline = time.time() + IMAGE_TIMEOUT
     while f"#{index} " not in status.inner_text():
         if time.time() > deadline:
-            pytest.fail(f"typing {index} as the interpolation's start did not reach the kernel: {status.inner_text()!r}")
+            pytest.fail(
+                f"typing {index} as the interpolation's start did not reach the kernel: {status.inner_text()!r}"
+            )
         time.sleep(0.2)
 
 
@@ -545,8 +582,10 @@ def _look_at_every_panel(page, artifacts: Path) -> None:
             images = _images(panel)
             panel.screenshot(path=str(artifacts / f"{shot}.png"))
             box = panel.bounding_box()
-            _log(f"{shot}: {box['width']:.0f} x {box['height']:.0f} px, pictures "
-                 + ", ".join(f"{i['width']:.0f}x{i['height']:.0f}" for i in images))
+            _log(
+                f"{shot}: {box['width']:.0f} x {box['height']:.0f} px, pictures "
+                + ", ".join(f"{i['width']:.0f}x{i['height']:.0f}" for i in images)
+            )
             problems += _picture_problems(shot, images, digits_in[kind])
             labels = panel.evaluate(DROPDOWNS_JS)
             if labels:
@@ -599,8 +638,9 @@ class Browser:
             self.page.screenshot(path=str(shot), full_page=True)
         except Exception as shot_err:  # the page may be gone
             shot = f"(no screenshot: {shot_err})"
-        return (f"{type(err).__name__}: {err}\n\nscreenshot: {shot}\n"
-                f"JupyterLab log (last lines):\n{self.server.log_tail()}")
+        return (
+            f"{type(err).__name__}: {err}\n\nscreenshot: {shot}\nJupyterLab log (last lines):\n{self.server.log_tail()}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -628,3 +668,19 @@ def test_latent_slider_updates_the_decoded_image_in_jupyterlab(notebook_page):
 
 def test_every_panel_shows_its_pictures_unstretched_and_its_digits_square(notebook_page):
     notebook_page.check(_look_at_every_panel)
+
+
+def _no_news_prompt(page, artifacts) -> None:
+    """The course's JupyterLab settings (tools/lab/overrides.json) are in force: the server hands them out as
+    the defaults, and "Would you like to get notified about official Jupyter news?" never covered the notebook
+    while it ran."""
+    base = page.url.split("/lab/", 1)[0]
+    answer = page.request.get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification").json()
+    defaults = {name: spec.get("default") for name, spec in answer["schema"]["properties"].items()}
+    assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
+    assert page.get_by_text("official Jupyter news").count() == 0
+    assert page.locator(".jp-Notification-Toast").count() == 0, page.locator(".jp-Notification-Toast").all_inner_texts()
+
+
+def test_jupyterlab_opens_to_the_course_without_a_news_prompt(notebook_page):
+    notebook_page.check(_no_news_prompt)

@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools import classroom
+from tools import classroom, nbclean
+from vae_helpers.widgets import STATIC_PICTURE_NOTE
 
 NOTEBOOKS = classroom.course_notebooks()
 
@@ -44,7 +45,9 @@ def test_student_copy_has_no_solution_left(student):
             if "<summary>" not in source:  # the code of every worked solution is gone
                 body = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
                 assert not all(line in text for line in body), f"{copy.name} still holds a solution:\n{source}"
-        assert all(not c.get("outputs") and c.get("execution_count") is None for c in mine.cells if c.cell_type == "code")
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None for c in mine.cells if c.cell_type == "code"
+        )
         assert "widgets" not in mine.metadata
         # every stub and every check stayed
         assert text.count("passed = check_") == "\n".join(c.source for c in full.cells).count("passed = check_")
@@ -55,8 +58,13 @@ def run_notebook(path, timeout=900):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return nb
 
 
@@ -71,20 +79,25 @@ def text_of(cell):
 def test_student_copy_runs_and_every_stub_answers_with_a_hint(student, tmp_path, monkeypatch):
     """Run All on each student notebook (fast mode): no cell fails, every check says "Not yet" with a hint,
     and the cells that need an exercise's function carry on with the course's version."""
-    out, written = student
+    _, written = student
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))  # the class's own, empty at first
     checks = fallbacks = 0
     for path in written:
         nb = run_notebook(path)
-        errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, c in enumerate(nb.cells)
-                  for o in c.get("outputs", []) if o.output_type == "error"]
+        errors = [
+            f"cell {i}: {o.ename}: {o.evalue}"
+            for i, c in enumerate(nb.cells)
+            for o in c.get("outputs", [])
+            if o.output_type == "error"
+        ]
         assert not errors, f"{path.name} fails in the student copy:\n" + "\n".join(errors)
         for cell in nb.cells:
             if cell.cell_type == "code" and re.search(r"^passed = check_", cell.source, re.M):
                 checks += 1
                 said = text_of(cell)
                 assert said.startswith("Not yet. ") and ("Hint" in said or "Not attempted yet" in said), (
-                    f"{path.name}: the check of a stub should answer 'Not yet' with a hint, said {said!r}")
+                    f"{path.name}: the check of a stub should answer 'Not yet' with a hint, said {said!r}"
+                )
             if "= yours_or_reference(" in cell.source:
                 fallbacks += 1
                 assert "does not pass its check yet" in text_of(cell)
@@ -125,9 +138,9 @@ def test_html_copy_shows_every_figure_and_each_panel_as_a_picture(tmp_path):
         assert nb.cells[0].source.splitlines()[0][2:] in index  # the notebook's title
     # notebook 04's panels show as their pictures; only widgets without one (progress bars) stay widgets
     outputs = [o.get("data", {}) for c in nbformat.read(NOTEBOOKS[4], 4).cells for o in c.get("outputs", [])]
-    panels = sum(classroom.WIDGET_VIEW in d and "image/png" in d for d in outputs)
-    bars = sum(classroom.WIDGET_VIEW in d and "image/png" not in d for d in outputs)
-    assert panels == 4
+    panels = sum("image/png" in d and "".join(d["text/plain"]).endswith(STATIC_PICTURE_NOTE) for d in outputs)
+    bars = sum(nbclean.WIDGET_VIEW in d and "image/png" not in d for d in outputs)
+    assert panels == 4 and bars > 0
     assert pages[1].read_text().count('<script type="application/vnd.jupyter.widget-view+json">') == bars
 
 
@@ -153,25 +166,34 @@ def fake_course(tmp_path, monkeypatch):
     (course / ".git").mkdir()
     (course / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (course / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · Toy"), nbformat.v4.new_code_cell("1 + 1")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# 01 · Toy"), nbformat.v4.new_code_cell("1 + 1")]
+    )
     nbformat.write(nb, course / "notebooks" / "01_toy.ipynb")
     monkeypatch.setattr(classroom, "notebooks_dir", lambda: course / "notebooks")
     return course
 
 
 @pytest.mark.parametrize("command", ["student", "html"])
-@pytest.mark.parametrize("target", ["the course folder", "its parent", "a folder of someone else", "a file",
-                                    "the other command's folder"])
-def test_a_target_it_did_not_make_is_refused_and_left_byte_for_byte(fake_course, tmp_path, monkeypatch, capsys,
-                                                                   command, target):
+@pytest.mark.parametrize(
+    "target", ["the course folder", "its parent", "a folder of someone else", "a file", "the other command's folder"]
+)
+def test_a_target_it_did_not_make_is_refused_and_left_byte_for_byte(
+    fake_course, tmp_path, monkeypatch, capsys, command, target
+):
     other = tmp_path / "mine"
     other.mkdir()
     (other / "thesis.txt").write_text("years of work")
     (tmp_path / "notes.txt").write_text("keep me")
     made_by_other = tmp_path / "made-by-other"
     classroom.main(["html" if command == "student" else "student", "--out", str(made_by_other)])
-    out = {"the course folder": fake_course, "its parent": tmp_path, "a folder of someone else": other,
-           "a file": tmp_path / "notes.txt", "the other command's folder": made_by_other}[target]
+    out = {
+        "the course folder": fake_course,
+        "its parent": tmp_path,
+        "a folder of someone else": other,
+        "a file": tmp_path / "notes.txt",
+        "the other command's folder": made_by_other,
+    }[target]
     monkeypatch.chdir(fake_course)
     before = tree(tmp_path)
     capsys.readouterr()
@@ -219,19 +241,25 @@ def toy_notebook():
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
         return cell
 
-    return nbformat.v4.new_notebook(cells=[
-        md("# 07 · Toy\n\nThe prior is $\\mathcal N(0, I)$, and `$HOME` is not maths:\n\n"
-           "$$ \\mathrm{KL}\\big(q \\,\\|\\, p\\big) = \\frac12 \\sum_{j=1}^{D} \\left( \\mu_j^2 - 1 \\right) . $$"),
-        code("answer = ...  # exercise 1"),
-        md(f"<details>{classroom.SOLUTION_MARKER}Collapsed below: click the bar on its left.</details>"),
-        solution("answer = 'SOLUTION-ONE'", "OUTPUT-ONE\n"),
-        md("- **Exercises** come with a check, and a\n  hint if not.<!-- full-course-only --> Each has a *worked "
-           "solution*\n  in FULL-ONLY-TEXT.<!-- /full-course-only --><!-- student-copy: Ask your STUDENT-TEXT. -->\n"
-           "- Second item, with $z = \\mu + \\sigma \\odot \\epsilon$."),
-        solution("answer = 'SOLUTION-TWO'", "OUTPUT-TWO\n"),  # no note above it: folded all the same
-        md("FULL-ONLY-CELL", metadata={"tags": [classroom.FULL_COURSE_ONLY]}),
-        md("The end."),
-    ])
+    return nbformat.v4.new_notebook(
+        cells=[
+            md(
+                "# 07 · Toy\n\nThe prior is $\\mathcal N(0, I)$, and `$HOME` is not maths:\n\n"
+                "$$ \\mathrm{KL}\\big(q \\,\\|\\, p\\big) = \\frac12 \\sum_{j=1}^{D} \\left( \\mu_j^2 - 1 \\right) . $$"
+            ),
+            code("answer = ...  # exercise 1"),
+            md(f"<details>{classroom.SOLUTION_MARKER}Collapsed below: click the bar on its left.</details>"),
+            solution("answer = 'SOLUTION-ONE'", "OUTPUT-ONE\n"),
+            md(
+                "- **Exercises** come with a check, and a\n  hint if not.<!-- full-course-only --> Each has a *worked "
+                "solution*\n  in FULL-ONLY-TEXT.<!-- /full-course-only --><!-- student-copy: Ask your STUDENT-TEXT. -->\n"
+                "- Second item, with $z = \\mu + \\sigma \\odot \\epsilon$."
+            ),
+            solution("answer = 'SOLUTION-TWO'", "OUTPUT-TWO\n"),  # no note above it: folded all the same
+            md("FULL-ONLY-CELL", metadata={"tags": [classroom.FULL_COURSE_ONLY]}),
+            md("The end."),
+        ]
+    )
 
 
 def test_student_copy_leaves_out_text_for_the_full_course_only():
@@ -243,10 +271,15 @@ def test_student_copy_leaves_out_text_for_the_full_course_only():
     assert mine.cells[-1].source == "The end."
 
 
-@pytest.mark.parametrize("source", ["a <!-- full-course-only --> b",  # no closing marker
-                                    "a <!-- /full-course-only --> b",
-                                    "a <!-- full-course-only --> b <!-- /full-course-only -- c",
-                                    "a <!-- student-copy: b"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "a <!-- full-course-only --> b",  # no closing marker
+        "a <!-- /full-course-only --> b",
+        "a <!-- full-course-only --> b <!-- /full-course-only -- c",
+        "a <!-- student-copy: b",
+    ],
+)
 def test_an_unmatched_marker_stops_the_student_copy_naming_the_notebook_and_cell(fake_course, tmp_path, capsys, source):
     nb = toy_notebook()
     nb.cells.insert(2, nbformat.v4.new_markdown_cell(source))
@@ -267,8 +300,11 @@ def test_student_copy_never_mentions_the_solutions_it_left_out(student):
     for path in written:
         for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
             if cell.cell_type == "markdown":
-                said += [f"{path.name}, cell {i}: {line.strip()}" for line in cell.source.splitlines()
-                         if re.search(r"worked solution|collapsed cell", line, re.I)]
+                said += [
+                    f"{path.name}, cell {i}: {line.strip()}"
+                    for line in cell.source.splitlines()
+                    if re.search(r"worked solution|collapsed cell", line, re.I)
+                ]
     assert not said, "the student copy has no worked solutions, yet says:\n" + "\n".join(said)
 
 
@@ -300,8 +336,9 @@ def test_html_folds_each_solution_with_its_outputs_under_one_closed_bar(site):
     _, pages = site
     for path, page in pages.items():
         soup, nb = soup_of(page), nbformat.read(path, as_version=4)
-        solutions = [c for c in nb.cells
-                     if c.cell_type == "code" and classroom.SOLUTION_TAG in c.metadata.get("tags", [])]
+        solutions = [
+            c for c in nb.cells if c.cell_type == "code" and classroom.SOLUTION_TAG in c.metadata.get("tags", [])
+        ]
         notes = [c for c in nb.cells if c.cell_type == "markdown" and classroom.is_solution(c)]
         assert len(soup.select(".jp-Notebook-cell")) == len(nb.cells) - len(notes)  # only the notes are left out
         folded = soup.find_all("details")
@@ -336,8 +373,9 @@ def test_html_without_mathjax_installed_is_a_one_line_error(fake_course, tmp_pat
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "jupyter_server_mathjax" else real(name, *args))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *args: None if name == "jupyter_server_mathjax" else real(name, *args)
+    )
     assert classroom.main(["html", "--out", str(tmp_path / "site")]) == 2
     err = capsys.readouterr().err
     assert "pip install jupyter-server-mathjax" in err and len(err.strip().splitlines()) == 1
@@ -384,6 +422,7 @@ def _chromium():
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium through Playwright; skips without them, unless VAE_REQUIRE_BROWSER=1 (CI)."""
+
     def skip_or_fail(reason):
         if os.environ.get("VAE_REQUIRE_BROWSER", "").strip() == "1":
             pytest.fail(f"VAE_REQUIRE_BROWSER=1 but {reason}")
@@ -414,8 +453,10 @@ def open_offline(browser, page_path):
     try:
         tab.wait_for_function("() => window.MathJax && MathJax.isReady === true", timeout=30_000)
     except Exception:
-        pytest.fail(f"{page_path.name}: MathJax did not start within 30 s without network; "
-                    f"scripts: {tab.evaluate('[...document.scripts].map(s => s.src).filter(Boolean)')}")
+        pytest.fail(
+            f"{page_path.name}: MathJax did not start within 30 s without network; "
+            f"scripts: {tab.evaluate('[...document.scripts].map(s => s.src).filter(Boolean)')}"
+        )
     tab.evaluate("() => new Promise(done => MathJax.Hub.Queue(done))")  # after every typesetting queued so far
     return tab, [url for url in failed if UNSHIPPED_FONTS not in url]
 
@@ -423,8 +464,9 @@ def open_offline(browser, page_path):
 def typeset(tab):
     """The TeX of every formula MathJax typeset in ``tab`` (spaces collapsed), and the errors it met."""
     tex = tab.evaluate("MathJax.Hub.getAllJax().map(jax => jax.originalText)")
-    errors = tab.evaluate("window.texErrors.concat("
-                          "MathJax.Hub.getAllJax().filter(jax => jax.texError).map(jax => jax.originalText))")
+    errors = tab.evaluate(
+        "window.texErrors.concat(MathJax.Hub.getAllJax().filter(jax => jax.texError).map(jax => jax.originalText))"
+    )
     return [" ".join(t.split()) for t in tex], errors
 
 
@@ -470,8 +512,12 @@ def test_course_pages_offline_typeset_every_formula_and_fold_every_solution(site
             tex, errors = typeset(tab)
             assert not errors, f"{path.name}: MathJax could not typeset {errors}"
             cells = nbformat.read(path, as_version=4).cells
-            written = [f for c in cells if c.cell_type == "markdown" and not classroom.is_solution(c)
-                       for f in formulas(c.source)]
+            written = [
+                f
+                for c in cells
+                if c.cell_type == "markdown" and not classroom.is_solution(c)
+                for f in formulas(c.source)
+            ]
             assert sorted(tex) == sorted(written), f"{path.name}: typeset {len(tex)} formulas of {len(written)}"
             formula_count += len(written)
             shown = tab.inner_text("body")

@@ -41,12 +41,12 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from vae_helpers.files import staging_folder
 
-from . import hosted
+from . import hosted, nbclean
 
 MARKER = ".vae-course-output"  # written into every folder that `student` or `html` makes, naming the command
 SOLUTION_TAG = "solution"
@@ -85,7 +85,8 @@ def course_notebooks(folder: Path | None = None) -> list[Path]:
 def is_solution(cell) -> bool:
     """A worked solution: a cell tagged ``solution``, or the collapsed note that announces one."""
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", []) or (
-        cell.get("cell_type") == "markdown" and SOLUTION_MARKER in cell.get("source", ""))
+        cell.get("cell_type") == "markdown" and SOLUTION_MARKER in cell.get("source", "")
+    )
 
 
 def is_full_course_only(cell) -> bool:
@@ -101,8 +102,10 @@ def student_text(source: str) -> str:
     text = _STUDENT_COPY_TEXT.sub(lambda m: f" {m.group(1).strip()} ", text)
     left = _ANY_COPY_MARKER.search(text)
     if left:
-        raise ValueError(f"an unmatched marker near {text[max(0, left.start() - 20):left.end() + 20]!r}; write "
-                         "<!-- full-course-only -->...<!-- /full-course-only --> or <!-- student-copy: TEXT -->")
+        raise ValueError(
+            f"an unmatched marker near {text[max(0, left.start() - 20) : left.end() + 20]!r}; write "
+            "<!-- full-course-only -->...<!-- /full-course-only --> or <!-- student-copy: TEXT -->"
+        )
     return text
 
 
@@ -141,9 +144,11 @@ def _check_out(out: Path, command: str) -> None:
         marker = out / MARKER
         made_by = marker.read_text().strip() if marker.is_file() else ""
         if made_by != command:
-            raise ValueError(f"--out {out} already exists and was not made by the `{command}` command "
-                             f"({'it was made by `' + made_by + '`' if made_by else 'it has no ' + MARKER + ' file'}), "
-                             "so it is left alone. Pick a new folder, or remove this one yourself.")
+            raise ValueError(
+                f"--out {out} already exists and was not made by the `{command}` command "
+                f"({'it was made by `' + made_by + '`' if made_by else 'it has no ' + MARKER + ' file'}), "
+                "so it is left alone. Pick a new folder, or remove this one yourself."
+            )
 
 
 def _build_atomically(out: Path, build: Callable[[Path], None], command: str) -> Path:
@@ -194,19 +199,12 @@ def make_student_copy(out: str | os.PathLike = "student", source: Path | None = 
     return [out / "notebooks" / p.name for p in notebooks]
 
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
 def static_widgets(nb):
     """Where a widget output also carries a picture of itself (the course's panels do), keep the
     picture: it shows on any page, offline too. Other widgets (progress bars) keep their saved state,
-    which the page renders when it can load the widget library."""
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if WIDGET_VIEW in data and "image/png" in data:
-                del data[WIDGET_VIEW]
-    return nb
+    which the page renders when it can load the widget library. (tools.nbclean does this, and drops the
+    timestamps; the committed notebooks are clean already, a freshly executed one may not be.)"""
+    return nbclean.clean(nb)
 
 
 def html_notebook(nb):
@@ -236,9 +234,11 @@ def mathjax_folder() -> Path:
     spec = importlib.util.find_spec("jupyter_server_mathjax")  # its folder, without loading its server extension
     folder = Path(next(iter(spec.submodule_search_locations))) / "static" if spec else None
     if not folder or not all((folder / name).is_file() for name in ["MathJax.js", f"config/{MATHJAX_CONFIG}.js"]):
-        raise FileNotFoundError("the HTML copy carries its own MathJax, so that the maths shows without internet, "
-                                "and takes it from the jupyter-server-mathjax package, which is not installed here: "
-                                "run make setup, or pip install jupyter-server-mathjax")
+        raise FileNotFoundError(
+            "the HTML copy carries its own MathJax, so that the maths shows without internet, "
+            "and takes it from the jupyter-server-mathjax package, which is not installed here: "
+            "run make setup, or pip install jupyter-server-mathjax"
+        )
     return folder
 
 
@@ -264,8 +264,9 @@ def export_html(out: str | os.PathLike = "site", notebooks: Iterable[Path] | Non
 
     notebooks = list(notebooks) if notebooks is not None else course_notebooks()
     mathjax = mathjax_folder()  # before building anything: a missing package is a one-line error
-    exporter = HTMLExporter(template_name="course_html", extra_template_basedirs=[str(TEMPLATES)],
-                            mathjax_url=MATHJAX_URL)
+    exporter = HTMLExporter(
+        template_name="course_html", extra_template_basedirs=[str(TEMPLATES)], mathjax_url=MATHJAX_URL
+    )
     pages: list[tuple[str, str]] = []
 
     def build(tmp: Path) -> None:
@@ -283,7 +284,9 @@ def export_html(out: str | os.PathLike = "site", notebooks: Iterable[Path] | Non
             "<h1>Variational autoencoders from first principles</h1>\n<p>A read-only copy of the executed course. "
             "To run it and move the sliders, open the notebooks in Jupyter. Each worked solution is folded under a "
             "<i>Worked solution</i> bar: try the exercise first, then click the bar to open it.</p>\n"
-            f"<ol start='0'>\n{items}\n</ol>\n</body></html>\n", encoding="utf-8")
+            f"<ol start='0'>\n{items}\n</ol>\n</body></html>\n",
+            encoding="utf-8",
+        )
 
     out = _build_atomically(Path(out), build, "html")
     return [out / href for href, _ in pages]
@@ -296,8 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     p_student.add_argument("--out", default="student", help="folder to write (default: student/)")
     p_html = sub.add_parser("html", help="write every executed notebook as HTML, with an index page")
     p_html.add_argument("--out", default="site", help="folder to write (default: site/)")
-    p_hosted = sub.add_parser("hosted", help="record the course's GitHub repository in the Colab install cells "
-                              "and the README's Binder/Colab badges; without --repo, show what is recorded")
+    p_hosted = sub.add_parser(
+        "hosted",
+        help="record the course's GitHub repository in the Colab install cells "
+        "and the README's Binder/Colab badges; without --repo, show what is recorded",
+    )
     p_hosted.add_argument("--repo", help='https://github.com/OWNER/NAME ("" records none)')
     p_hosted.add_argument("--branch", default="main", help="the branch Colab and Binder open (default: main)")
     args = parser.parse_args(argv)
@@ -311,9 +317,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     if args.command == "student":
         written = make_student_copy(args.out)
-        print(f"Student copy: {len(written)} notebooks in {Path(args.out).resolve() / 'notebooks'} "
-              "(solutions removed, outputs cleared). Students run them inside the course folder, "
-              "where vae_helpers is installed.")
+        print(
+            f"Student copy: {len(written)} notebooks in {Path(args.out).resolve() / 'notebooks'} "
+            "(solutions removed, outputs cleared). Students run them inside the course folder, "
+            "where vae_helpers is installed."
+        )
     elif args.command == "html":
         written = export_html(args.out)
         print(f"HTML copy: {len(written)} notebooks and index.html in {Path(args.out).resolve()}")
@@ -328,11 +336,15 @@ def _hosted(repo: str | None, branch: str) -> int:
         hosted.write_hosted(repo, branch, notebooks, readme)
     repository, branch = hosted.recorded(notebooks)
     if not repository:
-        print("No repository recorded: the README shows no Binder/Colab badges, and on Colab the first cell of "
-              "each notebook asks for the address. Record it with: make hosted REPO=https://github.com/OWNER/NAME")
+        print(
+            "No repository recorded: the README shows no Binder/Colab badges, and on Colab the first cell of "
+            "each notebook asks for the address. Record it with: make hosted REPO=https://github.com/OWNER/NAME"
+        )
     else:
-        print(f"Recorded in the install cells of {len(notebooks)} notebooks and in the README's badges: "
-              f"{repository} (branch {branch}).")
+        print(
+            f"Recorded in the install cells of {len(notebooks)} notebooks and in the README's badges: "
+            f"{repository} (branch {branch})."
+        )
     return 0
 
 

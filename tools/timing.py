@@ -8,10 +8,11 @@ guide give each notebook's total.
 
 A section's time is the sum of
 - reading: its words at READING_WPM (prose with maths and code is read slower than a novel);
-- running: its code cells' run time in the committed full-mode run (from the notebook's execution
-  timestamps), as a learner without ready-trained models waits for it;
+- running: its code cells' run time in the last full-mode run of `make notebooks` (tools/run_times.json, which
+  tools.nbclean records from the execution timestamps before it strips them from the notebooks), as a learner
+  without ready-trained models waits for it;
 - each exercise: EXERCISE_MINUTES for one that asks for code, PREDICTION_MINUTES for a prediction;
-- each widget panel (a widget output that also carries its picture): PANEL_MINUTES to play with it.
+- each widget panel (an output with the panel's picture and text): PANEL_MINUTES to play with it.
 The time shown is rounded (to the minute below 10 minutes, to 5 minutes above); tests/test_section_times.py
 checks that every heading shows the time this rule gives, and that the teacher's guide agrees.
 """
@@ -19,13 +20,14 @@ checks that every heading shows the time this rule gives, and that the teacher's
 from __future__ import annotations
 
 import argparse
-import datetime
+import json
 import re
 from pathlib import Path
 
 import nbformat
 
-from tools.classroom import WIDGET_VIEW, course_notebooks, is_solution
+from tools.classroom import course_notebooks, is_solution
+from vae_helpers.widgets import STATIC_PICTURE_NOTE
 
 READING_WPM = 100
 EXERCISE_MINUTES = 8
@@ -33,16 +35,17 @@ PREDICTION_MINUTES = 3
 PANEL_MINUTES = 3
 ESTIMATE = re.compile(r"^\*About (\d+) minutes?\.\*$", re.M)
 HEADING = re.compile(r"^## (.+)$", re.M)
+RUN_TIMES = Path(__file__).with_name("run_times.json")
 
 
-def _seconds(cell) -> float:
-    times = cell.get("metadata", {}).get("execution", {})
-    try:
-        start = datetime.datetime.fromisoformat(times["iopub.execute_input"].replace("Z", "+00:00"))
-        end = datetime.datetime.fromisoformat(times["shell.execute_reply"].replace("Z", "+00:00"))
-    except (KeyError, ValueError):
-        return 0.0
-    return max(0.0, (end - start).total_seconds())
+def run_times() -> dict[str, dict[str, float]]:
+    """Each code cell's run time in seconds, by notebook file name and cell id (tools/run_times.json)."""
+    return json.loads(RUN_TIMES.read_text(encoding="utf-8")) if RUN_TIMES.exists() else {}
+
+
+def _is_panel(output) -> bool:
+    data = output.get("data", {})
+    return "image/png" in data and "".join(data.get("text/plain", "")).endswith(STATIC_PICTURE_NOTE)
 
 
 def _words(text: str) -> int:
@@ -58,11 +61,13 @@ def sections(path: Path) -> list[dict]:
     """Each ``## `` section of notebook ``path`` (the text above the first one counts with it), with its
     reading, running, exercise and panel minutes and the estimate it shows (None if none)."""
     nb = nbformat.read(path, as_version=4)
+    seconds = run_times().get(Path(path).name, {})
     found: list[dict] = []
 
     def new(title: str) -> dict:
-        found.append({"title": title, "words": 0, "seconds": 0.0, "exercises": 0, "predictions": 0, "panels": 0,
-                      "shown": None})
+        found.append(
+            {"title": title, "words": 0, "seconds": 0.0, "exercises": 0, "predictions": 0, "panels": 0, "shown": None}
+        )
         return found[-1]
 
     current = None
@@ -91,8 +96,8 @@ def sections(path: Path) -> list[dict]:
         if is_solution(cell):
             continue
         current["words"] += _words(cell.source) // 2  # code is read, not studied, except in exercises
-        current["seconds"] += _seconds(cell)
-        if any(WIDGET_VIEW in o.get("data", {}) and "image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+        current["seconds"] += seconds.get(cell.get("id"), 0.0)
+        if any(_is_panel(o) for o in cell.get("outputs", [])):
             current["panels"] += 1
     # the introduction is read with the first section
     if len(found) > 1 and found[0]["title"] == "":
@@ -100,8 +105,13 @@ def sections(path: Path) -> list[dict]:
         for key in ("words", "seconds", "exercises", "predictions", "panels"):
             found[0][key] += intro[key]
     for s in found:
-        s["minutes"] = (s["words"] / READING_WPM + s["seconds"] / 60 + EXERCISE_MINUTES * s["exercises"]
-                        + PREDICTION_MINUTES * s["predictions"] + PANEL_MINUTES * s["panels"])
+        s["minutes"] = (
+            s["words"] / READING_WPM
+            + s["seconds"] / 60
+            + EXERCISE_MINUTES * s["exercises"]
+            + PREDICTION_MINUTES * s["predictions"]
+            + PANEL_MINUTES * s["panels"]
+        )
         s["estimate"] = rounded(s["minutes"])
     return found
 
@@ -134,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(s["estimate"] for s in rows)
         print(f"{path.name}: about {total} minutes")
         for s in rows:
-            print(f"  {s['estimate']:3d} min  {s['words']:5d} words  {s['seconds']:6.0f} s run  "
-                  f"{s['exercises']} ex  {s['predictions']} pred  {s['panels']} panels  {s['title'][:60]}")
+            print(
+                f"  {s['estimate']:3d} min  {s['words']:5d} words  {s['seconds']:6.0f} s run  "
+                f"{s['exercises']} ex  {s['predictions']} pred  {s['panels']} panels  {s['title'][:60]}"
+            )
     return 0
 
 
