@@ -341,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.chdir(ROOT)
     if args.command == "lab":
-        return subprocess.run([str(python), "-m", "jupyterlab", FIRST_NOTEBOOK], check=False).returncode
+        # containers (Docker, many lab images) run as root, which JupyterLab refuses without this flag
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        return subprocess.run([str(python), "-m", "jupyterlab", *as_root, FIRST_NOTEBOOK], check=False).returncode
     env = dict(os.environ)
     env.setdefault("VAE_FAST", "1")
     pytest_args = [a for a in args.pytest_args if a != "--"]
