@@ -167,6 +167,19 @@ def test_the_probe_gives_up_on_a_silent_index_in_time(silent_server):
     assert reason and ("1 s" in reason or "timed out" in reason)
 
 
+def test_the_probe_gives_up_even_when_the_name_lookup_hangs(monkeypatch):
+    """urllib's timeout does not cover looking the host name up (a broken DNS can take minutes): the probe's
+    own deadline does."""
+
+    def hang(*args, **kwargs):
+        time.sleep(30)
+
+    monkeypatch.setattr(course.urllib.request, "urlopen", hang)
+    start = time.monotonic()
+    assert course.index_unreachable(course.CPU_INDEX, timeout=0.5) == "no answer within 0.5 s"
+    assert time.monotonic() - start < 2.0
+
+
 def test_the_probe_sees_a_refused_connection_and_an_index_that_answers(index_server):
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -363,3 +376,9 @@ def test_the_git_hooks_run_the_pinned_ruff():
         if hook["entry"].startswith("ruff "):
             assert hook["additional_dependencies"] == [pinned], hook["id"]
     assert {hook["id"] for hook in hooks} == {"ruff-check", "ruff-format", "notebook-metadata"}
+
+
+def test_the_environment_s_interpreter_on_windows_and_elsewhere(monkeypatch):
+    assert course.venv_python(Path("v")) == Path("v") / "bin" / "python"
+    monkeypatch.setattr(course.os, "name", "nt")
+    assert course.venv_python(Path("v")) == Path("v") / "Scripts" / "python.exe"
