@@ -379,6 +379,8 @@ def test_the_git_hooks_run_the_pinned_ruff():
 
 
 def test_the_environment_s_interpreter_on_windows_and_elsewhere(monkeypatch):
-    assert course.venv_python(Path("v")) == Path("v") / "bin" / "python"
-    monkeypatch.setattr(course.os, "name", "nt")
-    assert course.venv_python(Path("v")) == Path("v") / "Scripts" / "python.exe"
+    from pathlib import PurePosixPath
+
+    assert course.venv_python(PurePosixPath("v")) == PurePosixPath("v/bin/python")
+    monkeypatch.setattr(course.os, "name", "nt")  # pure paths: no Windows path object is made on this system
+    assert course.venv_python(PurePosixPath("v")) == PurePosixPath("v/Scripts/python.exe")
