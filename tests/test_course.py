@@ -384,3 +384,16 @@ def test_the_environment_s_interpreter_on_windows_and_elsewhere(monkeypatch):
     assert course.venv_python(PurePosixPath("v")) == PurePosixPath("v/bin/python")
     monkeypatch.setattr(course.os, "name", "nt")  # pure paths: no Windows path object is made on this system
     assert course.venv_python(PurePosixPath("v")) == PurePosixPath("v/Scripts/python.exe")
+
+
+def test_a_cpu_step_that_brings_another_build_says_so(tmp_path, monkeypatch, capsys):
+    """pip's own configuration can add indexes beside --index-url; then the build it installed is named."""
+    venv = _fake_venv(tmp_path)
+    monkeypatch.setattr(course.subprocess, "run", lambda command, **kw: subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(course, "installed_torch", lambda python: "2.15.0" if python.exists() else None)
+    monkeypatch.setattr(course, "index_unreachable", lambda url: None)
+    monkeypatch.setattr(course.shutil, "which", lambda name: None)
+    monkeypatch.setattr(course, "lab_settings_dir", lambda venv: tmp_path / "settings")
+    course.setup(venv, dev=False, environ={})
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("!!")]
+    assert warnings == ["!! pip installed torch 2.15.0, not the CPU build: see `pip config list` for other indexes."]

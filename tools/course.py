@@ -244,12 +244,18 @@ def setup(venv: Path, dev: bool, dry_run: bool = False, environ: dict | None = N
     # an old bundled pip can sit in its resolver for many minutes
     _run(upgrade_pip, "Upgrading pip")
     for command in torch_steps:
+        if "--index-url" not in command:  # back from the CPU build to the default one: no fallback to offer
+            _run(command, "Reinstalling PyTorch's default build")
+            continue
         print("+", " ".join(command), flush=True)
         if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
             print(
                 "!! Installing PyTorch's CPU build failed: installing the default build from PyPI instead.", flush=True
             )
-            break
+            continue
+        got = installed_torch(python) or ""
+        if not got.endswith("+cpu"):  # pip's own configuration (extra-index-url, find-links) offered another build
+            print(f"!! pip installed torch {got}, not the CPU build: see `pip config list` for other indexes.")
     for command in rest:
         _run(command, f"Installing {Path(command[5]).name}")
     install_lab_settings(lab_settings_dir(venv))
