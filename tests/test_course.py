@@ -7,6 +7,7 @@ installing commands are recorded instead of run.
 
 import http.server
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -397,3 +398,17 @@ def test_a_cpu_step_that_brings_another_build_says_so(tmp_path, monkeypatch, cap
     course.setup(venv, dev=False, environ={})
     warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("!!")]
     assert warnings == ["!! pip installed torch 2.15.0, not the CPU build: see `pip config list` for other indexes."]
+
+
+def test_the_test_command_hands_pytest_what_it_does_not_know(monkeypatch):
+    ran = []
+    monkeypatch.setattr(course, "setup", lambda venv, dev, dry_run=False: Path(venv) / "bin" / "python")
+    monkeypatch.setattr(
+        course.subprocess, "run", lambda command, **kw: ran.append((command, kw)) or subprocess.CompletedProcess([], 0)
+    )
+    assert course.main(["test", "-q", "-m", "not slow", "tests/test_course.py"]) == 0
+    command, kwargs = ran[-1]
+    assert command[1:] == ["-m", "pytest", "-q", "-m", "not slow", "tests/test_course.py"]
+    assert kwargs["env"]["VAE_FAST"] in ("1", os.environ.get("VAE_FAST"))
+    with pytest.raises(SystemExit):
+        course.main(["lab", "-q"])  # only `test` passes arguments on

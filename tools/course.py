@@ -1,7 +1,7 @@
 """Set the course up and open it, on Linux, macOS and Windows alike, with only the standard library.
 
     python -m tools.course lab      # set up .venv with the learner's packages, open the course in JupyterLab
-    python -m tools.course test     # set up .venv with the learner's and the developer's packages, run every test
+    python -m tools.course test [PYTEST ARGS]   # set up the learner's and the developer's packages, run the tests
     python -m tools.course setup [--dev] [--venv DIR] [--dry-run]   # only the set-up (--dry-run: print the plan)
     python -m tools.course freeze --out constraints.txt VENV...      # the exact versions in VENVs, as constraints
 
@@ -9,7 +9,7 @@
 (`py -m tools.course lab`). An older Python than 3.10 is told so by tools/__init__.py before this file is read.
 
 PyTorch: on Linux without an NVIDIA GPU (no `nvidia-smi` on the PATH) torch and torchvision come from PyTorch's
-CPU wheel index (about 0.2 GB to download instead of 3 GB, about 1 GB on disk instead of 5 GB); otherwise, and
+CPU wheel index (about 0.3 GB to download instead of 3.1 GB, 1.4 GB on disk instead of 6.1 GB); otherwise, and
 on macOS and Windows (where the default build from PyPI is already CPU-only, with Apple's GPU on macOS), from
 PyPI. `VAE_TORCH=cpu` or `VAE_TORCH=default` overrides the choice. When the CPU index cannot be reached within
 PROBE_SECONDS, or installing from it fails, one line says so and the default build is installed instead.
@@ -325,12 +325,12 @@ def main(argv: list[str] | None = None) -> int:
         one.add_argument("--dry-run", action="store_true", help="print what would be installed, install nothing")
         if name == "setup":
             one.add_argument("--dev", action="store_true", help="also the developer's packages (tests, linters)")
-        if name == "test":
-            one.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     one = sub.add_parser("freeze", help="write constraints from virtual environments (one per Python version)")
     one.add_argument("venvs", type=Path, nargs="+")
     one.add_argument("--out", type=Path, default=CONSTRAINTS)
-    args = parser.parse_args(argv)
+    args, pytest_args = parser.parse_known_args(argv)  # what `test` does not know is for pytest
+    if pytest_args and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(pytest_args)}")
     try:
         if args.command == "freeze":
             text = freeze(args.venvs)
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.run([str(python), "-m", "jupyterlab", *as_root, FIRST_NOTEBOOK], check=False).returncode
     env = dict(os.environ)
     env.setdefault("VAE_FAST", "1")
-    pytest_args = [a for a in args.pytest_args if a != "--"]
+    pytest_args = [a for a in pytest_args if a != "--"]
     return subprocess.run([str(python), "-m", "pytest", *pytest_args], env=env, check=False).returncode
 
 
