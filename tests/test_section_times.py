@@ -72,3 +72,19 @@ def test_the_teachers_guide_gives_each_notebooks_total():
         )
     hours, rest = divmod(10 * round(total / 10), 60)
     assert f"about {hours} h {rest} min for the whole course" in guide
+
+
+def test_the_running_time_is_the_recorded_run_of_each_code_cell():
+    """The running minutes come from tools/run_times.json, cell by cell (`make notebooks` records them): for
+    each notebook, the sections' seconds add up to the recorded times of its code cells, solutions excluded."""
+    import nbformat
+
+    from tools.classroom import is_solution
+
+    recorded = timing.run_times()
+    for path in course_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        times = recorded[path.name]
+        wanted = sum(times.get(c.get("id"), 0.0) for c in nb.cells if c.cell_type == "code" and not is_solution(c))
+        assert wanted > 0, path.name
+        assert sum(s["seconds"] for s in timing.sections(path)) == pytest.approx(wanted), path.name
