@@ -227,3 +227,20 @@ def examples(
 def fixed_test_batch(test: Split, n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """The same ``n`` test images in every notebook and every run, for before/after figures."""
     return examples(test, n, one_per_class=n >= NUM_CLASSES, seed=2024)
+
+
+# --------------------------------------------------------------------------- binary pixels (notebook 06)
+
+
+def binarized(split: Split, seed: int = 0) -> Split:
+    """``split`` with every pixel drawn once as black or white, white with probability its grey level: a
+    *stochastically binarized* copy, the same for a given ``seed`` (the literature's test set for binarized
+    MNIST is made this way). Training on *dynamically* binarized images instead draws afresh at every step,
+    ``torch.bernoulli(x)`` on each batch (notebook 06)."""
+    if not isinstance(split, Split):
+        raise TypeError(f"split must be a data.Split (e.g. mnist.test), got {type(split).__name__}.")
+    checks.count("seed", seed, minimum=0)
+    g = torch.Generator().manual_seed(seed)
+    grey = split.images.cpu().to(torch.float32).div(255.0)
+    white = torch.rand(grey.shape, generator=g) < grey
+    return Split((white.to(torch.uint8) * 255).to(split.device), split.labels)
