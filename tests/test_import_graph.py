@@ -17,7 +17,18 @@ PACKAGE, TOOLS = ROOT / "vae_helpers", ROOT / "tools"
 # the layers of vae_helpers, lowest first: a module may import any module of a lower layer
 LAYERS = {
     "base": {"checks", "files", "utils"},  # argument checks, atomic files, run settings
-    "core": {"mnist", "data", "models", "losses", "training", "plotting", "checkpoints", "fingerprint", "quality"},
+    "core": {
+        "mnist",
+        "data",
+        "models",
+        "losses",
+        "training",
+        "plotting",
+        "checkpoints",
+        "fingerprint",
+        "quality",
+        "bounds",
+    },
     "helpers": {"zoo", "memorize", "widgets", "exercises", "channel", "judge"},  # what one or a few notebooks call
 }
 # imports within a layer, each for a reason; anything else within a layer is an error
@@ -25,6 +36,7 @@ WITHIN_LAYER = {
     ("utils", "checks"),  # run settings check their arguments
     ("data", "mnist"),  # in-memory splits are read from the files
     ("plotting", "training"),  # plot_history draws a training History
+    ("plotting", "bounds"),  # plot_posterior draws the contours of a bounds.Posterior
     ("memorize", "zoo"),  # notebook 02's capacity sweep caches its models like every other training cell
     ("judge", "zoo"),  # the digit classifier that scores samples is cached like every other course model
 }

@@ -253,3 +253,57 @@ def active_units(mu: torch.Tensor, logvar: torch.Tensor, threshold: float = ACTI
     ``threshold`` nats. ``mu`` and ``logvar`` are the encoder's outputs, (N, D); returns a bool tensor (D,)."""
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)  # (N, D)
     return kl.mean(0) > threshold
+
+
+# --------------------------------------------------------------------------- one image's posterior, close up
+
+MASSES = (0.5, 0.9, 0.99)  # the contours drawn: the smallest regions holding these shares of the probability
+
+
+@dataclass
+class Posterior:
+    """One image's posterior p(z | x) on a fine grid around it, and the encoder's q(z | x) beside it."""
+
+    x_ticks: torch.Tensor  # (n,)
+    y_ticks: torch.Tensor  # (n,)
+    density: torch.Tensor  # (n, n): p(z | x), rows along y
+    mu: torch.Tensor  # (2,): q's mean
+    logvar: torch.Tensor  # (2,): q's log-variance
+    log_px: float  # by quadrature on the whole grid
+    elbo: float  # by quadrature over q
+
+    def levels(self, masses: tuple[float, ...] = MASSES) -> list[float]:
+        """The density above which the posterior holds each share of ``masses`` (ascending levels)."""
+        d = self.density.flatten().sort(descending=True).values
+        cum = d.cumsum(0) / d.sum()
+        return sorted(d[min(int((cum < m).sum()), len(d) - 1)].item() for m in masses)
+
+
+@torch.no_grad()
+def posterior(
+    model: nn.Module, x: torch.Tensor, coarse: Grid | None = None, n: int = 90, log_joint: torch.Tensor | None = None
+) -> Posterior:
+    """The posterior of one image ``x`` on an ``n`` x ``n`` grid over the window that holds it and q: first
+    the whole ``coarse`` grid (or its ``log_joint`` row for this image, if given) locates the posterior, then
+    a fine grid covers its mean +- 5 standard deviations and q's, so that narrow posteriors are resolved."""
+    coarse = coarse or Grid(4.0, 100)
+    x = _flat(x).to(_like(model))[:1]
+    if log_joint is None:
+        log_joint = log_joint_on_grid(model, x, coarse)
+    weights = log_joint.reshape(-1).softmax(0)
+    z = coarse.z.to(weights)
+    mean = weights @ z
+    sd = (weights @ (z - mean).pow(2)).sqrt().clamp_min(coarse.spacing)
+    mu, logvar = (t[0] for t in model.encode(x))
+    q_sd = logvar.mul(0.5).exp()
+    low = torch.minimum(mean - 5 * sd, mu - 4 * q_sd).clamp_min(-coarse.limit)
+    high = torch.maximum(mean + 5 * sd, mu + 4 * q_sd).clamp_max(coarse.limit)
+    x_ticks, y_ticks = (torch.linspace(low[i].item(), high[i].item(), n) for i in range(2))
+    yy, xx = torch.meshgrid(y_ticks, x_ticks, indexing="ij")
+    zf = torch.stack([xx.flatten(), yy.flatten()], 1).to(mu)
+    logits = _decode_flat(model, zf)
+    local = bernoulli_log_likelihood(logits, x) + log_standard_normal(zf)  # (n * n,)
+    log_px = (torch.logsumexp(log_joint.reshape(-1), 0) + coarse.log_cell_area).item()
+    density = (local - log_px).exp().reshape(n, n)
+    elbo = elbo_by_quadrature(model, x, mu[None], logvar[None])[0].item()
+    return Posterior(x_ticks, y_ticks, density.cpu(), mu.cpu(), logvar.cpu(), log_px, elbo)

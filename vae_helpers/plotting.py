@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
 
 from . import checks
+from .bounds import MASSES
 from .training import History
 
 # The ten digits' colours: Petroff's ten-colour sequence (M. A. Petroff, "Accessible color sequences for
@@ -442,3 +443,42 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
+
+
+def plot_posterior(
+    post, ax: Axes | None = None, image: torch.Tensor | None = None, title: str | None = None, legend: bool = True
+) -> Figure:
+    """One image's true posterior p(z | x) (filled: the smallest regions holding 50, 90 and 99 % of it) and the
+    encoder's Gaussian q(z | x) (dashed ellipses holding the same shares), from ``bounds.posterior``
+    (notebook 06). ``image``, if given, is drawn small in the top-left corner."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Ellipse, Patch
+
+    if ax is None:
+        fig, axes = new_figure(figsize=(3.4, 3.4))
+        ax = axes[0, 0]
+    fig = ax.figure
+    levels = post.levels()
+    top = post.density.max().item()
+    blues = ["#c6dbef", "#6baed6", "#2171b5"]
+    ax.contourf(post.x_ticks, post.y_ticks, post.density, levels=[*levels, top * 1.01], colors=blues)
+    sd = post.logvar.mul(0.5).exp()
+    for mass in MASSES:
+        r = math.sqrt(-2 * math.log(1 - mass))  # a 2-D Gaussian holds this share within r standard deviations
+        width, height = 2 * r * sd[0].item(), 2 * r * sd[1].item()
+        ax.add_patch(Ellipse(post.mu.tolist(), width, height, fill=False, ls="--", lw=1.4, edgecolor="#bd1f01"))
+    ax.set_xlim(post.x_ticks[0].item(), post.x_ticks[-1].item())
+    ax.set_ylim(post.y_ticks[0].item(), post.y_ticks[-1].item())
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if image is not None:
+        inset = ax.inset_axes([0.0, 0.72, 0.28, 0.28])
+        inset.imshow(image.reshape(28, 28).cpu(), cmap="gray_r", vmin=0, vmax=1)
+        inset.set_xticks([])
+        inset.set_yticks([])
+    ax.set_title(title or f"log p(x) {post.log_px:.1f}, ELBO {post.elbo:.1f}", fontsize=10)
+    if legend:
+        handles = [Patch(color=c) for c in reversed(blues)] + [Line2D([], [], color="#bd1f01", ls="--")]
+        names = ["p(z|x): 50 %", "90 %", "99 %", "q(z|x), same shares"]
+        ax.legend(handles, names, fontsize=7, loc="lower right", framealpha=0.8)
+    return fig

@@ -1,6 +1,6 @@
-"""Widgets that let a learner move through a latent space and watch the decoded digit change (notebooks 02-05).
+"""Widgets that let a learner move through a latent space and watch the decoded digit change (notebooks 02-06).
 
-Four panels, each made in one line from a trained model and the test split:
+Five panels, each made in one line from a trained model and the test split:
 
 * :class:`LatentSliders` -- one slider per latent dimension (for large codes: the first k, or the k
   with the most KL), buttons to start from a test digit's code, a prior sample or zero.
@@ -9,6 +9,7 @@ Four panels, each made in one line from a trained model and the test split:
 * :class:`Interpolation` -- the straight line between two test digits' codes, walked by a slider,
   for several models side by side (an autoencoder and a VAE, say).
 * :class:`ModelSwitcher` -- a slider over trained models (a beta sweep) that swaps their pictures.
+* :class:`PosteriorExplorer` -- a test digit's true posterior, computed on a grid, beside the encoder's q.
 
 How they are built: explicit ipywidgets (sliders, buttons, persistent ``ipywidgets.Image`` widgets)
 wired with ``observe``. A move decodes one code and replaces the image's PNG bytes, a few
@@ -37,10 +38,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torch import nn
 
-from . import checks
+from . import bounds, checks
 from .data import Split
 from .losses import kl_per_dimension
 from .plotting import (
@@ -49,6 +51,7 @@ from .plotting import (
     figure_png,
     new_figure,
     plot_latent_scatter,
+    plot_posterior,
     png_bytes,
     png_size,
     side_by_side,
@@ -1061,3 +1064,81 @@ def vae_pictures(
     ax.text(0.0, -0.2, "digit:", transform=ax.transAxes, ha="right", va="top", fontsize=10)
     fig.tight_layout()
     return [png_bytes(grids[0], scale=2), png_bytes(grids[1], scale=2), figure_png(fig)]
+
+
+# --------------------------------------------------------------------------- the true posterior (notebook 06)
+
+
+class PosteriorExplorer(_Panel):
+    """Pick a test digit by its number and see its true posterior p(z | x) (computed on a grid, see
+    ``bounds.posterior``) beside the encoder's Gaussian q(z | x), for a VAE with a 2-D latent space.
+
+    The decoder runs once over a coarse grid of the whole space when the panel is made (its outputs are
+    kept, about 30 MB); each pick then decodes only the fine grid around that digit's posterior, a
+    fraction of a second. ``gaps`` (optional, ``{index: text}``) adds a line under the picture.
+    Introduced in notebook 06.
+    """
+
+    def __init__(self, model: nn.Module, split: Split, index: int = 0, coarse=None, n: int = 90):
+        import ipywidgets as w
+
+        super().__init__()
+        if getattr(model, "latent_dim", None) != 2:
+            raise ValueError(
+                f"PosteriorExplorer needs a VAE with a 2-D latent space (notebook 04's vae_2d); this one has "
+                f"{getattr(model, 'latent_dim', '?')} dimensions: its posterior cannot be drawn on a grid."
+            )
+        if not isinstance(split, Split):
+            raise TypeError(f"split must be a data.Split (e.g. mnist.test), got {type(split).__name__}.")
+        self.model, self.split, self.n = model, split, n
+        self.coarse = coarse or bounds.Grid(4.0, 100)
+        self.name = f"{len(split)} test digits"
+        like = next(model.parameters())
+        with torch.no_grad():
+            z = self.coarse.z.to(like)
+            self._logits = torch.cat([bounds._decode_flat(model, c) for c in z.split(16384)])  # (G, P)
+            self._prior_and_norm = bounds.log_standard_normal(z) - F.softplus(self._logits).sum(-1)
+        self.index = w.BoundedIntText(
+            value=_check_index(index, len(split)),
+            min=0,
+            max=len(split) - 1,
+            description="test digit #",
+            layout=w.Layout(width="200px"),
+        )
+        self.index.add_class("vae-posterior-index")
+        self.status = w.HTML()
+        self.image = pixel_image(b"", width=340, height=340, css_class="vae-posterior-image")
+        self.widget = w.VBox([self.index, self.image, self.status])
+        self.widget.add_class("vae-posterior-panel")
+        self.index.observe(lambda change: self._timed(self._render), names="value")
+        self._timed(self._render)
+
+    def posterior(self, index: int | None = None):
+        i = self.index.value if index is None else _check_index(index, len(self.split))
+        x = self.split[i].x().reshape(1, -1).to(self._logits)
+        log_joint = x @ self._logits.T + self._prior_and_norm
+        return bounds.posterior(self.model, x, self.coarse, self.n, log_joint=log_joint), x
+
+    def picture(self) -> bytes:
+        post, x = self.posterior()
+        label = int(self.split.labels[self.index.value])
+        fig, axes = new_figure(figsize=(3.4, 3.4))
+        plot_posterior(post, axes[0, 0], image=x, title=f"test digit #{self.index.value}, a {label}")
+        self._last = post
+        return figure_png(fig)
+
+    def _render(self) -> None:
+        _show_png(self.image, self.picture())
+        post = self._last
+        self.status.value = (
+            f"log p(x) = {post.log_px:.2f} (exact, by quadrature); ELBO = {post.elbo:.2f}; "
+            f"the gap, KL(q || posterior) = {post.log_px - post.elbo:.2f} nats"
+        )
+
+    def static_png(self) -> bytes:
+        post = self._last
+        return side_by_side(
+            [self.picture()],
+            [f"log p(x) {post.log_px:.2f}, ELBO {post.elbo:.2f}, gap {post.log_px - post.elbo:.2f} nats"],
+            title=f"test digit #{self.index.value} (a box picks any test digit by its number)",
+        )

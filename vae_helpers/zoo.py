@@ -316,7 +316,7 @@ RECIPES: dict[str, Recipe] = {
 # Sanity bounds on the test loss of each recipe's model, checked before it is saved (trained()'s expect),
 # as (full mode, fast mode). Each is far above what the recipe reaches on any machine we measured
 # (benchmarks/recipe_spread.py: 3 seeds x 1 and 2 threads), so only a broken loss or a diverged run
-# fails it; a VAE's test KL must also stay above 1 nat (a KL near 0 is a collapsed model).
+# fails it; a VAE trained with beta <= 1 must also keep its test KL above 1 nat (near 0 is a collapsed model).
 MAX_TEST_LOSS: dict[str, tuple[float, float]] = {
     "ae_main": (85.0, 150.0),
     "ae_2d": (175.0, 220.0),
@@ -330,7 +330,7 @@ def expectations(name: str, recipe: Recipe, fast: bool) -> Bounds:
     bounds: Bounds = {}
     if name in MAX_TEST_LOSS:
         bounds["test_loss"] = (None, MAX_TEST_LOSS[name][1 if fast else 0])
-    if recipe.loss == "vae":
+    if recipe.loss == "vae" and recipe.beta <= 1.0:  # a larger KL weight may switch every dimension off (notebook 06)
         bounds["test_kl"] = (1.0, None)
     return bounds
 
