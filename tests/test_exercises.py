@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vae_helpers import exercises
+from vae_helpers import bounds, exercises
 from vae_helpers.quality import sharpness
 
 # --------------------------------------------------------------------------- right answers, each in several types
@@ -90,6 +90,21 @@ def mean_gradient_numpy(images):
     return np.sqrt(dx**2 + dy**2).reshape(len(x), -1).mean(axis=1)
 
 
+def iwae_estimate(log_weights):
+    return torch.logsumexp(log_weights, dim=0) - math.log(len(log_weights))
+
+
+def iwae_estimate_numpy(log_weights):
+    lw = log_weights.numpy().astype(np.float64)
+    m = lw.max(axis=0)
+    return m + np.log(np.exp(lw - m).mean(axis=0))
+
+
+def iwae_estimate_by_hand(log_weights):
+    m = log_weights.amax(dim=0)
+    return m + torch.log(torch.exp(log_weights - m).mean(dim=0))
+
+
 RIGHT = {
     "check_transposed_conv_size": [
         ("int", conv_size),
@@ -149,6 +164,13 @@ RIGHT = {
         ("numpy", mean_gradient_numpy),
         ("package", sharpness),
     ],
+    "check_iwae_estimate": [
+        ("float32", iwae_estimate),
+        ("float64", lambda lw: iwae_estimate(lw.double())),
+        ("numpy", iwae_estimate_numpy),
+        ("max shift by hand", iwae_estimate_by_hand),
+        ("package", lambda lw: bounds.log_mean_exp(lw, dim=0)),
+    ],
 }
 
 # --------------------------------------------------------------------------- wrong answers learners write
@@ -177,6 +199,18 @@ def sharpness_other_corner(images):
     dx = images[..., 1:, 1:] - images[..., 1:, :-1]
     dy = images[..., 1:, :-1] - images[..., :-1, :-1]
     return (dx**2 + dy**2).sqrt().flatten(start_dim=1).mean(dim=1)
+
+
+def iwae_naive(log_weights):  # exp(-1e4) is 0, exp(1e3) is inf
+    return torch.log(torch.exp(log_weights).mean(dim=0))
+
+
+def iwae_shifted_by(shift):  # a learner's: any m but the largest leaves exp(lw - m) free to overflow
+    def answer(log_weights):
+        m = shift(log_weights)
+        return m + torch.log(torch.exp(log_weights - m).mean(dim=0))
+
+    return answer
 
 
 def one_hot_columns(index, n):
@@ -431,6 +465,36 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ),
         ("returns (dx, dy)", lambda x: (x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]), "tuple"),
     ],
+    "check_iwae_estimate": [
+        ("exp, mean, log", iwae_naive, "below the smallest normal number"),
+        ("exp, sum / K, log", lambda lw: torch.log(torch.exp(lw).sum(0) / len(lw)), "below the smallest normal number"),
+        ("exp, mean, log in float64", lambda lw: iwae_naive(lw.double()), "exp(-1e4) is 0 in floating point"),
+        ("logsumexp only", lambda lw: torch.logsumexp(lw, 0), "that is log of the sum; subtract log K"),
+        ("logsumexp / K", lambda lw: torch.logsumexp(lw, 0) / len(lw), "do not divide the log by K"),
+        (
+            "log of the number of images",
+            lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[1]),
+            "not the log of the number of images",
+        ),
+        ("mean of the log weights", lambda lw: lw.mean(0), "the mean of the logs (the ELBO's estimate)"),
+        ("max only", lambda lw: lw.amax(0), "the largest log weight alone is not the estimate"),
+        ("max not added back", lambda lw: torch.log(torch.exp(lw - lw.amax(0)).mean(0)), "did not add it back"),
+        ("shifted by the min", iwae_shifted_by(lambda lw: lw.amin(0)), "overflows for an m below it"),
+        ("shifted by the mean", iwae_shifted_by(lambda lw: lw.mean(0)), "overflows for an m below it"),
+        ("shifted by the first sample", iwae_shifted_by(lambda lw: lw[0]), "inf or nan"),
+        ("one max for the whole batch", iwae_shifted_by(lambda lw: lw.max()), "each image's own largest log weight"),
+        ("over dim 1", lambda lw: torch.logsumexp(lw, 1) - math.log(len(lw)), "reduce over dim 0, the K samples"),
+        ("over everything", lambda lw: torch.logsumexp(lw.flatten(), 0) - math.log(len(lw)), "reduce over dim 0"),
+        ("keepdim", lambda lw: torch.logsumexp(lw, 0, keepdim=True) - math.log(len(lw)), "keepdim=True"),
+        ("squeezed", lambda lw: iwae_estimate(lw).squeeze(), "a batch of one image"),
+        ("K hard-coded", lambda lw: torch.logsumexp(lw, 0) - math.log(5), "right for ordinary log weights"),
+        (
+            "log weights clamped",
+            lambda lw: iwae_naive(lw.clamp(-80, 80)),
+            "torch.logsumexp(log_weights, dim=0) - log K",
+        ),
+        ("torch.max(lw, 0)", lambda lw: torch.max(lw, 0), "take .values"),
+    ],
 }
 
 CASES_RIGHT = [(check, label, fn) for check, answers in RIGHT.items() for label, fn in answers]
@@ -603,6 +667,7 @@ def test_the_tolerances_are_the_documented_ones():
     assert (exercises.INTERPOLATE_ATOL, exercises.INTERPOLATE_RTOL) == (1e-6, 1e-5)
     assert (exercises.KL_ATOL, exercises.KL_RTOL) == (1e-4, 1e-5)
     assert (exercises.SHARPNESS_ATOL, exercises.SHARPNESS_RTOL) == (1e-5, 1e-5)
+    assert (exercises.IWAE_ATOL, exercises.IWAE_RTOL) == (1e-5, 1e-6)
     assert (exercises.REPARAM_KS_LIMIT, exercises.REPARAM_SCALE_LIMIT, exercises.REPARAM_CORR_LIMIT) == (3.0, 6.0, 6.0)
     assert (exercises.REPARAM_GRAD_ATOL, exercises.REPARAM_GRAD_RTOL) == (1e-5, 1e-5)
     assert exercises.REPARAM_ROWS == 4096 and len(exercises.REPARAM_LOGVAR) == 8
@@ -642,6 +707,15 @@ def sharpness_off_by(c):
     def answer(images):
         expected = sharpness(images.double())
         return expected + c * (1e-5 + 1e-5 * expected.abs())
+
+    return answer
+
+
+def iwae_off_by(c):
+    def answer(log_weights):
+        lw = log_weights.double()
+        expected = torch.logsumexp(lw, 0) - math.log(len(lw))
+        return expected + c * (1e-5 + 1e-6 * (expected.abs() + lw.amax(0) - lw.amin(0)))
 
     return answer
 
@@ -687,6 +761,7 @@ TOLERANCE_CASES = [
     ("check_interpolate", interpolate_off_by),
     ("check_kl", kl_off_by),
     ("check_sharpness", sharpness_off_by),
+    ("check_iwae_estimate", iwae_off_by),
     ("check_reparameterize", reparameterize_scaled),
     ("check_reparameterize", reparameterize_shifted),
     ("check_reparameterize", reparameterize_correlated),
@@ -749,6 +824,7 @@ REFERENCE_CHECKS = {
     "interpolate": "check_interpolate",
     "reparameterize": "check_reparameterize",
     "kl_divergence": "check_kl",
+    "iwae_estimate": "check_iwae_estimate",
 }
 REFERENCE_WRONG = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn, _ in WRONG[check]]
 REFERENCE_RIGHT = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn in RIGHT[check]]
@@ -777,6 +853,8 @@ def sample_inputs(name):
         return torch.randn(4, generator=g), torch.randn(4, generator=g), 6
     if name == "bce_with_logits":
         return torch.randn(3, 5, generator=g) * 10, torch.rand(3, 5, generator=g)
+    if name == "iwae_estimate":
+        return (-100 + 3 * torch.randn(6, 4, generator=g),)
     return torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)
 
 
@@ -791,7 +869,7 @@ def test_yours_or_reference_keeps_a_right_answer(name, label, fn, capsys):
         assert mine is exercises.reference(name) and "gradients cannot flow through it" in out, out
         return
     assert out == ""
-    if label in ("float32", "logsigmoid", "softplus", "paper's form", "rsample"):
+    if label in ("float32", "logsigmoid", "softplus", "paper's form", "rsample", "max shift by hand", "package"):
         assert mine is fn
     else:
         assert mine is not fn and mine.__wrapped__ is fn  # wrapped to hand back a float32 tensor
@@ -862,6 +940,16 @@ CRASHES = [  # (check, a crashing answer, a phrase of the hint it must get)
         "eps must have exactly the shape of mu",
     ),
     ("check_kl", crash_with_name_error, "a name is not defined here"),
+    (
+        "check_iwae_estimate",
+        lambda lw: lw.max(0) + torch.log(torch.exp(lw - lw.max(0)).mean(0)),
+        "torch.max(log_weights, dim=0) returns a (values, indices) pair: take .values",
+    ),
+    (
+        "check_iwae_estimate",
+        lambda lw: lw.amax(1) + torch.log(torch.exp(lw - lw.amax(1)).mean(0)),
+        "m = log_weights.amax(dim=0), has shape (B,)",
+    ),
 ]
 
 
@@ -1017,3 +1105,47 @@ def test_the_sharpness_check_tries_the_images_its_docstring_promises():
         noise, binary, smooth, faint = images[:b], images[b : 2 * b], images[2 * b : 3 * b], images[3 * b :]
         assert set(binary.unique().tolist()) <= {0.0, 1.0} and faint.max() <= 1e-3 and noise.std() > 0
         assert torch.allclose(faint, noise * 1e-3) and (smooth.diff(dim=-1) >= 0).all()
+
+
+def test_the_iwae_check_tries_the_inputs_its_docstring_promises():
+    cases = exercises._iwae_cases()
+    names = [name for name, _ in cases]
+    assert names[:5] == [
+        "ordinary log weights",
+        "a single sample",
+        "very negative log weights, around -1e4",
+        "large log weights, around +1e3",
+        "one weight far above the others",
+    ]  # the fixed cases first: a failure there gets the most specific hint
+    fixed = dict(cases[:5])
+    assert all(lw.dtype == torch.float32 for _, lw in cases)
+    assert all(lw.shape[0] != lw.shape[1] for _, lw in cases)  # never K == B: the wrong dimension shows
+    assert fixed["ordinary log weights"].shape == (5, 3) and (fixed["ordinary log weights"] + 100).abs().max() < 15
+    assert fixed["a single sample"].shape[0] == 1  # K = 1: the estimate is the log weight itself
+    very_negative, large = fixed["very negative log weights, around -1e4"], fixed["large log weights, around +1e3"]
+    assert very_negative.min() > -1.1e4 and very_negative.max() < -9e3
+    assert large.min() > 900 and large.max() < 1100
+    assert (iwae_naive(very_negative) == -math.inf).all() and (iwae_naive(large) == math.inf).all()
+    top2 = fixed["one weight far above the others"].topk(2, dim=0).values
+    assert (top2[0] - top2[1] > 1e4 - 10).all()  # every image: one weight, the others 1e4 below it
+    randoms = [lw for name, lw in cases[5:] if name.startswith("random")]
+    assert len(randoms) == len(cases) - 5 >= 3 and len(randoms) >= len(exercises.CHECK_SEEDS)
+    assert max(len(lw) for lw in randoms) == 5000 and max(lw.shape[1] for lw in randoms) == 7
+    assert min(lw.shape[1] for lw in randoms) == 1 and min(len(lw) for lw in randoms) <= 2
+    spreads = torch.cat([lw.double().std(dim=0) for lw in randoms if len(lw) > 50])
+    assert spreads.min() < 1e-2 and spreads.max() > 1e2 and spreads.max() < 2e3  # spreads from 1e-3 to 1e3
+    values = torch.cat([lw.flatten() for lw in randoms])
+    assert values.min() < -8e3 and values.max() > -1e3  # centres drawn from -1e4 to +1e3
+
+
+def test_the_naive_iwae_estimate_fails_at_minus_1e4_with_the_stability_hint(capsys):
+    assert not exercises.check_iwae_estimate(lambda lw: iwae_naive(lw.double()))  # right for ordinary log weights
+    out = capsys.readouterr().out
+    assert out.startswith("Not yet. for very negative log weights, around -1e4") and "you give -inf" in out, out
+    assert "Hint: exp(-1e4) is 0 in floating point" in out and "m + log(mean(exp(lw - m)))" in out, out
+    assert "torch.logsumexp" in out, out
+    assert not exercises.check_iwae_estimate(iwae_naive)  # in float32, exp(-100) is already below the normal range
+    out = capsys.readouterr().out
+    assert out.startswith("Not yet. for ordinary log weights") and "take out the largest log weight first" in out, out
+    name, large = exercises._iwae_cases()[3]  # overflow: no wrong answer of the list gets this far
+    assert "exp(1e3) is inf in floating point" in exercises._iwae_hint(name, large, iwae_naive(large).double(), 0)

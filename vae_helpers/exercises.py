@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of notebooks 01-05.
+"""Self-checks for the exercises of notebooks 01-06.
 
 Every exercise has the same three parts: a stub cell the learner fills in (it holds ``...``), a check
 cell calling one of the ``check_*`` functions below, and a worked solution cell tagged ``solution``
@@ -14,7 +14,8 @@ carries on past an exercise that is not done yet, and it returns True or False s
 
 The cases are chosen so that plausible wrong answers fail: fixed ordinary values first (a failure
 there gets the most specific hint), then random inputs over wide ranges drawn with several seeds
-(logits up to +-1000 and down to 1e-8, logvar in [-12, 12], mu up to +-20, odd image sizes, ...).
+(logits up to +-1000 and down to 1e-8, logvar in [-12, 12], mu up to +-20, odd image sizes, log weights
+from -1e4 to +1e3 and up to 5000 of them, ...).
 A correct answer may come as a float32 or float64 tensor, a NumPy array or a (nested) Python list:
 it is converted to a float32 tensor and the message says so. A whole-number answer may be an int,
 a NumPy integer or a float without a fractional part. A function that raises gets a one-line hint,
@@ -43,7 +44,7 @@ from torch import nn
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as torch_kl_divergence
 
-from . import losses
+from . import bounds, losses
 from .models import MLPVAE, CodebookDecoder
 from .quality import sharpness
 
@@ -55,6 +56,11 @@ BCE_ATOL, BCE_RTOL = 1e-5, 1e-5  # scale: |expected| + |logit| (l and l * x are 
 INTERPOLATE_ATOL, INTERPOLATE_RTOL = 1e-6, 1e-5  # scale: |z0| + |z1|
 KL_ATOL, KL_RTOL = 1e-4, 1e-5  # scale: |expected|
 SHARPNESS_ATOL, SHARPNESS_RTOL = 1e-5, 1e-5  # scale: |expected|
+# scale: |expected| + spread (max - min of the image's K log weights). A correct float32 answer rounds m = max,
+# lw - m and the result (measured: under 1 float32 ulp of the scale, 1.2e-7; RTOL allows 8) and sums K terms
+# exp(lw - m), whose relative rounding is an absolute error in the log (measured: 3e-6 for a Python loop over
+# K = 5000, 1e-6 for torch.logsumexp; ATOL allows 1e-5).
+IWAE_ATOL, IWAE_RTOL = 1e-5, 1e-6
 
 # check_reparameterize draws REPARAM_ROWS samples for each of the columns below (logvar from -12 to 12,
 # mu uniform in +-REPARAM_MU_RANGE) and standardizes them, u = (z - mu) / exp(0.5 * logvar). A correct
@@ -1271,6 +1277,170 @@ def _sharpness(fn: Any) -> _Result:
     return run.result(True, "Your measure matches: sharp edges score high, blur scores low.")
 
 
+# --------------------------------------------------------------------------- notebook 06
+
+
+def _iwae_cases() -> list[tuple[str, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    top = torch.tensor([-90.0, 20.0, -3000.0])  # each column: one weight, the three others 1e4 below it
+    dominant = top - 1e4 + torch.randn(4, 3, generator=g)
+    dominant[(0, 2, 3), (0, 1, 2)] = top
+    cases = [  # never K == B: a reduction over the wrong dimension shows in the shape
+        ("ordinary log weights", -100 + 3 * torch.randn(5, 3, generator=g)),
+        ("a single sample", -100 + 3 * torch.randn(1, 4, generator=g)),
+        ("very negative log weights, around -1e4", -1e4 + 3 * torch.randn(6, 3, generator=g)),
+        ("large log weights, around +1e3", 1e3 + 3 * torch.randn(6, 3, generator=g)),
+        ("one weight far above the others", dominant),
+    ]
+    for seed, (k, b) in zip(CHECK_SEEDS, ((5000, 7), (64, 1), (2, 5))):
+        g = torch.Generator().manual_seed(seed)
+        # column j spreads over its own slice of [1e-3, 1e3]: seven columns cover every decade
+        spread = 10 ** ((torch.arange(b) + torch.rand(b, generator=g)) * 6 / b - 3)
+        center = torch.rand(b, generator=g) * 1.1e4 - 1e4  # from -1e4 to +1e3
+        cases.append((f"random log weights (seed {seed})", center + spread * torch.randn(k, b, generator=g)))
+    return cases
+
+
+def check_iwae_estimate(fn: Callable[[torch.Tensor], torch.Tensor], *, quiet: bool = False) -> bool:
+    """``fn(log_weights)`` must turn log weights ``(K, B)`` into the importance-weighted estimate
+    ``log((1/K) sum_k exp(log w_k))`` of each image, ``(B,)``, without overflow or underflow (notebook 06).
+    Checked against ``torch.logsumexp(log_weights, 0) - log K`` (in float64) on ordinary log weights (around
+    -100), a single sample (K = 1), very negative ones (around -1e4), large ones (around +1e3), columns where
+    one weight is 1e4 above the others, and random ones (K up to 5000, B from 1 to 7, spreads from 1e-3 to
+    1e3), within ``IWAE_ATOL + IWAE_RTOL * (|expected| + spread)``, the spread being the largest minus the
+    smallest of the image's log weights."""
+    return _report(_safely(_iwae, fn), quiet)
+
+
+def _iwae_crash_hint(err: Exception) -> str | None:
+    text = str(err)
+    if "return_types" in text:
+        return (
+            "torch.max(log_weights, dim=0) returns a (values, indices) pair: take .values, or use "
+            "log_weights.amax(dim=0)."
+        )
+    if "must match the size of tensor" in text:
+        return (
+            "the largest log weight of each image, m = log_weights.amax(dim=0), has shape (B,) and lines up with "
+            "log_weights (K, B); a max over dim 1 does not."
+        )
+    return None
+
+
+_FLOAT32_TINY_LOG = math.log(torch.finfo(torch.float32).tiny)  # -87.3: exp of less is below float32's normal range
+
+
+def _iwae_matches(value: torch.Tensor, target: torch.Tensor, spread: torch.Tensor) -> bool:
+    """``value`` is ``target`` everywhere: within the tolerance, or the same inf, or nan where it is nan."""
+    finite = torch.isfinite(target)
+    scale = torch.where(finite, target.abs(), torch.zeros_like(target)) + spread
+    same = _close(value, target, IWAE_ATOL, IWAE_RTOL, scale) | (~finite & (value == target))
+    return bool((same | (target.isnan() & value.isnan())).all())
+
+
+def _iwae(fn: Any) -> _Result:
+    run = _Run()
+    for name, lw in _iwae_cases():
+        k, b = lw.shape
+        expected = torch.logsumexp(lw.double(), 0) - math.log(k)
+        got, problem = _call(fn, lw.clone(), hint=_iwae_crash_hint)
+        if problem:
+            return run.result(False, problem)
+
+        def shape_hint(shape: tuple, k=k, b=b) -> str | None:
+            if shape == () and b == 1:
+                return "a batch of one image still needs shape (1,): .squeeze() drops that dimension too"
+            if shape == (1, b):
+                return "keepdim=True keeps a (1, B) row: leave it out to return shape (B,)"
+            if shape in ((k,), (), (1,), (k, b)):
+                return "one value per image: reduce over dim 0, the K samples"
+            return None
+
+        got, problem = _tensor_answer(got, (b,), run, shape_hint)
+        if problem:
+            return run.result(False, f"for log weights of shape ({k}, {b}): {problem}")
+        spread = lw.double().amax(0) - lw.double().amin(0)
+        ok = _close(got, expected, IWAE_ATOL, IWAE_RTOL, expected.abs() + spread)
+        if bool(ok.all()):
+            continue
+        value = got.detach().double()
+        r = _first_bad(ok)[0]
+        shown = [_fmt(x) for x in lw[:3, r].tolist()]
+        return run.result(
+            False,
+            f"for {name}, image {r} (K = {k}: {shown}{'...' if k > 3 else ''}): you give {_fmt(value[r].item())}, "
+            f"expected {_fmt(expected[r].item())}. Hint: {_iwae_hint(name, lw, value, r)}",
+        )
+    return run.result(True, "Your estimate matches torch.logsumexp(log_weights, 0) - log K, even at -1e4 and +1e3.")
+
+
+def _iwae_hint(name: str, lw: torch.Tensor, value: torch.Tensor, r: int) -> str:
+    """The hint for ``value``, wrong at image ``r`` of ``lw``: the first wrong formula it matches on every image."""
+    k, b = lw.shape
+    d = lw.double()
+    expected, spread, m = torch.logsumexp(d, 0) - math.log(k), d.amax(0) - d.amin(0), d.amax(0)
+    v, top = value[r].item(), m[r].item()
+
+    def naive(t: torch.Tensor) -> torch.Tensor:
+        return torch.log(torch.exp(t).mean(0)).double()
+
+    def shifted_by_min(t: torch.Tensor) -> torch.Tensor:
+        low = t.amin(0)
+        return (low + torch.log(torch.exp(t - low).mean(0))).double()
+
+    smaller = (
+        "take out each image's largest log weight, m = log_weights.amax(dim=0): exp(lw - m) overflows for an m "
+        "below it (the smallest or the mean log weight)."
+    )
+    patterns = [  # each formula in float32 where its float32 rounding is what makes it wrong, and in float64
+        (naive(lw), None),  # log(mean(exp(lw))): worded below, from the value
+        (naive(d), None),
+        (shifted_by_min(lw), smaller),
+        (shifted_by_min(d), smaller),
+        (expected + math.log(k), "that is log of the sum; subtract log K for the mean."),
+        ((expected + math.log(k)) / k, "log(sum / K) is log(sum) - log K: subtract log K, do not divide the log by K."),
+        (
+            expected + math.log(k) - math.log(b),
+            "subtract log K, K = log_weights.shape[0] (the samples), not the log of the number of images.",
+        ),
+        (d.mean(0), "that is the mean of the logs (the ELBO's estimate), not the log of the mean."),
+        (m, "the largest log weight alone is not the estimate; add log(mean(exp(lw - max)))."),
+        (expected - m, "you took the largest log weight m out but did not add it back: m + log(mean(exp(lw - m)))."),
+    ]
+    matched = next((i for i, (p, _) in enumerate(patterns) if _iwae_matches(value, p, spread)), None)
+    # an answer near the estimate where exp(lw) is below float32's normal range: the naive formula in another
+    # order of operations (log(sum(exp(lw)) / K), ...), rounded differently
+    underflow = matched is None and top < _FLOAT32_TINY_LOG and abs(v - expected[r].item()) < 1
+    if matched in (0, 1) or underflow:
+        stable = (
+            "take out the largest log weight first (m = max over K; m + log(mean(exp(lw - m)))) or use torch.logsumexp."
+        )
+        if v == -math.inf:
+            return f"exp(-1e4) is 0 in floating point, and log(0) = -inf: {stable}"
+        if not math.isfinite(v):
+            return f"exp(1e3) is inf in floating point: {stable}"
+        return (
+            f"in float32, exp({_fmt(top)}) = {math.exp(top):.2g} lies below the smallest normal number (1.2e-38) "
+            f"and keeps only a digit or two (and exp(-1e4) is 0): {stable}"
+        )
+    if matched is not None:
+        return patterns[matched][1]
+    if not math.isfinite(v):
+        return (
+            "inf or nan: exp overflows above 88 (709 in float64) and is 0 below -103 (-745): take out each "
+            "image's own largest log weight, m = log_weights.amax(dim=0), then m + log(mean(exp(lw - m)))."
+        )
+    if name.startswith("ordinary"):
+        return (
+            "the estimate is log((1/K) sum_k exp(log w_k)) over the K samples (dim 0): "
+            "torch.logsumexp(log_weights, dim=0) - log K."
+        )
+    return (
+        "right for ordinary log weights, wrong for these: K is log_weights.shape[0], and m + log(mean(exp(lw - m))), "
+        "m = log_weights.amax(dim=0), holds for any K and any log weights (do not clamp or approximate)."
+    )
+
+
 # --------------------------------------------------------------------------- the course's own versions
 
 
@@ -1283,12 +1453,17 @@ def _interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor
     return (1 - t) * z0 + t * z1
 
 
+def _iwae_estimate(log_weights: torch.Tensor) -> torch.Tensor:
+    return bounds.log_mean_exp(log_weights, dim=0)
+
+
 # exercise function name -> (the course's version, its check)
 REFERENCES: dict[str, tuple[Callable, Callable[[Callable], bool]]] = {
     "bce_with_logits": (_bce_with_logits, check_bce_with_logits),
     "interpolate": (_interpolate, check_interpolate),
     "reparameterize": (MLPVAE.reparameterize, check_reparameterize),
     "kl_divergence": (losses.kl_divergence, check_kl),
+    "iwae_estimate": (_iwae_estimate, check_iwae_estimate),
 }
 
 # what the checks above run, returning a _Result; and for the functions the notebooks train with, small
@@ -1298,6 +1473,7 @@ _VERDICTS: dict[str, Callable[[Any], _Result]] = {
     "interpolate": _interpolate_check,
     "reparameterize": _reparameterize_check,
     "kl_divergence": _kl,
+    "iwae_estimate": _iwae,
 }
 _TRAINED_WITH = {
     "bce_with_logits": lambda: (torch.tensor([[-2.0, 0.5, 3.0]]), torch.tensor([[0.0, 0.4, 1.0]])),
