@@ -255,3 +255,27 @@ def test_a_binarized_split_draws_each_pixel_once_with_its_grey_level():
     share_white = (a.images == 255).double().mean(0).flatten()  # per grey level, over 400 copies
     assert (share_white - grey[0].double().flatten() / 255).abs().max() < 0.1
     assert share_white[0] == 0 and share_white[-1] == 1
+
+
+def test_a_digits_posterior_close_up_holds_its_probability_and_its_shares():
+    model, x = TinyVAE(), all_binary_images()[5:6]
+    post = bounds.posterior(model, x, bounds.Grid(7.0, 140), n=120)
+    cell = (post.x_ticks[1] - post.x_ticks[0]) * (post.y_ticks[1] - post.y_ticks[0])
+    assert abs((post.density.sum() * cell).item() - 1) < 2e-3  # the window holds the whole posterior
+    assert abs(post.log_px - bounds.log_marginal(model, x, bounds.Grid(7.0, 300)).item()) < 1e-6
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+    assert abs(post.elbo - bounds.elbo_by_quadrature(model, x, mu, logvar).item()) < 1e-9
+    for level, mass in zip(post.levels(), sorted(bounds.MASSES, reverse=True)):
+        held = (post.density * (post.density >= level)).sum() * cell
+        assert abs(held.item() - mass) < 0.01, (mass, held)
+
+
+def test_crop_takes_a_smaller_grids_points_from_a_larger_ones():
+    model, x = TinyVAE(), all_binary_images()[:3]
+    big, small = bounds.Grid(8.0, 40), bounds.Grid(4.0, 20)
+    cropped = bounds.crop(bounds.log_joint_on_grid(model, x, big), big, small)
+    torch.testing.assert_close(cropped, bounds.log_joint_on_grid(model, x, small), atol=1e-12, rtol=0)
+    for other in (bounds.Grid(4.0, 10), bounds.Grid(8.2, 41), bounds.Grid(9.0, 45)):
+        with pytest.raises(ValueError, match="is not part of"):
+            bounds.crop(torch.zeros(3, 1600), big, other)

@@ -7,16 +7,18 @@ by its box as ipywidgets 8 stretches a plain ``Image``) on a 1366 x 768 laptop s
 
 - A private JupyterLab server on a free localhost port, serving a copy of notebook 04 from a temporary
   folder (autosave is off too, so the committed notebook is never touched), with its own settings,
-  workspaces, config, data and runtime folders, no token, and fast mode (``VAE_FAST=1``). Two cells are
+  workspaces, config, data and runtime folders, no token, and fast mode (``VAE_FAST=1``). Three cells are
   added at the end of the copy: a ``ModelSwitcher`` of notebook 04's two VAEs (notebook 05's panel, whose
-  beta sweep would take minutes to train) and notebook 00's widget cell, as notebook 00 has it.
+  beta sweep would take minutes to train), a ``PosteriorExplorer`` of its 2-D VAE (notebook 06's panel) and
+  notebook 00's widget cell, as notebook 00 has it.
 - Chromium through Playwright's Python package (the system Chromium, ``/usr/bin/chromium`` or
   ``$VAE_CHROMIUM``; Playwright's own browser downloads are not used), in a 1366 x 768 window, runs all
   cells once for both tests: one drags the first slider of the first ``.vae-latent-sliders`` panel and
   waits for the decoded image to change; the other measures every panel's pictures.
 - Screenshots go to ``$VAE_TEST_ARTIFACTS`` or ``test-artifacts/``: each panel (``latent_sliders.png``
   after the drag, ``latent_explorer_1.png``, ``latent_explorer_2.png``, ``interpolation.png``,
-  ``model_switcher.png``, ``notebook_00_digit.png``), and the page on failure (``browser_failure.png``).
+  ``model_switcher.png``, ``posterior_explorer.png`` after typing a digit's number into its box,
+  ``notebook_00_digit.png``), and the page on failure (``browser_failure.png``).
 
 Skips without Chromium or Playwright, unless ``VAE_REQUIRE_BROWSER=1`` (CI), where that is a failure.
 """
@@ -54,6 +56,10 @@ DIGIT = 28  # MNIST pixels per side: a crisp digit is shown at a whole multiple 
 SWITCHER_CELL = """from vae_helpers.widgets import ModelSwitcher
 
 ModelSwitcher.for_vaes({2: vae_2d, 20: vae}, mnist.test, x_test, description="latent_dim")"""
+# notebook 06's panel, on notebook 04's 2-D VAE as notebook 06 uses it
+POSTERIOR_CELL = """from vae_helpers.widgets import PosteriorExplorer
+
+PosteriorExplorer(vae_2d, mnist.test, index=3)"""
 
 # Each panel: (CSS class of its root box, screenshot names in page order).
 PANELS = {
@@ -61,6 +67,7 @@ PANELS = {
     "latent_sliders": (".vae-latent-sliders", ["latent_sliders"]),
     "interpolation": (".vae-interpolation", ["interpolation"]),
     "model_switcher": (".vae-model-switcher-panel", ["model_switcher"]),
+    "posterior_explorer": (".vae-posterior-panel", ["posterior_explorer"]),
 }
 
 
@@ -75,9 +82,10 @@ def notebook_00_widget_cell() -> str:
 
 
 def notebook_with_extra_cells(source: Path, target: Path) -> None:
-    """Copy notebook ``source`` to ``target`` with ``SWITCHER_CELL`` and notebook 00's widget cell at the end."""
+    """Copy notebook ``source`` to ``target`` with ``SWITCHER_CELL``, ``POSTERIOR_CELL`` and notebook 00's widget cell
+    at the end."""
     nb = json.loads(source.read_text(encoding="utf-8"))
-    for k, code in enumerate((SWITCHER_CELL, notebook_00_widget_cell())):
+    for k, code in enumerate((SWITCHER_CELL, POSTERIOR_CELL, notebook_00_widget_cell())):
         nb["cells"].append(
             {
                 "cell_type": "code",
@@ -563,6 +571,25 @@ def _type_a_start_index(page, index: int = 123) -> None:
         time.sleep(0.2)
 
 
+def _pick_a_posterior_digit(page, index: int = 17) -> None:
+    """Type a test digit's number into the posterior panel's box and wait until the kernel has drawn that
+    digit's posterior: a new picture and a status line for it."""
+    panel = page.locator(".vae-posterior-panel").first
+    panel.scroll_into_view_if_needed()
+    image = panel.locator("img.vae-posterior-image").first
+    status = panel.locator(".widget-html").last
+    before, status_before = image.get_attribute("src"), status.inner_text()
+    box = panel.locator(".vae-posterior-index input").first
+    box.fill(str(index))
+    box.press("Enter")
+    deadline = time.time() + IMAGE_TIMEOUT
+    while image.get_attribute("src") == before or status.inner_text() == status_before:
+        if time.time() > deadline:
+            pytest.fail(f"typing {index} into the posterior panel's box did not draw a new posterior")
+        time.sleep(0.2)
+    _log(f"posterior panel: digit #{index} drawn; {status.inner_text()}")
+
+
 def _look_at_every_panel(page, artifacts: Path) -> None:
     """Screenshot each panel and notebook 00's widget at laptop size; check every picture's size on screen
     and that every dropdown shows a label."""
@@ -570,7 +597,17 @@ def _look_at_every_panel(page, artifacts: Path) -> None:
     width = page.evaluate("() => document.querySelector('.jp-OutputArea-output').getBoundingClientRect().width")
     _log(f"window {LAPTOP['width']} x {LAPTOP['height']}; a cell's output area is {width:.0f} px wide")
     _type_a_start_index(page)  # so the interpolation's dropdowns show both kinds of label: "by index" and "first 0"
-    problems, digits_in = [], {"latent_explorer": 1, "latent_sliders": 1, "interpolation": 2, "model_switcher": 0}
+    _pick_a_posterior_digit(page)  # so the posterior panel shows a digit picked in the browser
+    problems, digits_in = (
+        [],
+        {
+            "latent_explorer": 1,
+            "latent_sliders": 1,
+            "interpolation": 2,
+            "model_switcher": 0,
+            "posterior_explorer": 0,
+        },
+    )
     for kind, (selector, shots) in PANELS.items():
         panels = page.locator(selector)
         if panels.count() != len(shots):

@@ -521,3 +521,33 @@ def test_running_on_the_expected_ipywidgets():
     import ipywidgets
 
     assert ipywidgets.__version__.startswith(os.environ["VAE_EXPECT_IPYWIDGETS"])
+
+
+def test_posterior_explorer_shows_the_picked_digits_posterior(split):
+    from vae_helpers import bounds
+    from vae_helpers.widgets import PosteriorExplorer
+
+    vae2 = model("vae", 2, seed=3)
+    panel = PosteriorExplorer(vae2, split, index=5, n=40)
+    first = panel.image.value
+    assert png_size(first) and "vae-posterior-panel" in panel.widget._dom_classes
+    panel.index.value = 17
+    assert panel.image.value != first  # another digit, another picture
+    post, _ = panel.posterior()
+    direct = bounds.posterior(vae2, split[17].x(), bounds.Grid(4.0, 100), n=40)  # without the panel's stored grid
+    torch.testing.assert_close(post.density, direct.density, rtol=1e-4, atol=1e-6)
+    assert abs(post.log_px - direct.log_px) < 1e-3 and abs(post.elbo - direct.elbo) < 1e-3
+    assert "gap" in panel.status.value and f"{post.log_px - post.elbo:.2f}" in panel.status.value
+    static = base64.b64decode(panel._repr_mimebundle_()["image/png"])
+    assert find(static, panel.image.value) is not None  # the picture the widget shows, under a title
+    assert dark_pixels(static, slice(0, TEXT_PX)) > 50
+    assert panel.update_ms and len(panel.update_ms) == 2
+
+
+def test_posterior_explorer_needs_a_2d_vae(split, vae):
+    from vae_helpers.widgets import PosteriorExplorer
+
+    with pytest.raises(ValueError, match="2-D latent space"):
+        PosteriorExplorer(vae, split)
+    with pytest.raises(TypeError, match=r"data\.Split"):
+        PosteriorExplorer(model("vae", 2), split.x())

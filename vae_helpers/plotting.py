@@ -445,14 +445,27 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
+POSTERIOR_BLUES = ("#c6dbef", "#6baed6", "#2171b5")  # p(z|x)'s 99, 90 and 50 % regions
+Q_RED = "#bd1f01"  # q(z|x)'s ellipses
+
+
+def posterior_legend_entries() -> tuple[list, list[str]]:
+    """The handles and names of :func:`plot_posterior`'s legend, for one legend under several panels."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=c) for c in reversed(POSTERIOR_BLUES)] + [Line2D([], [], color=Q_RED, ls="--")]
+    return handles, ["p(z|x): 50 %", "90 %", "99 % of it", "q(z|x): the same shares"]
+
+
 def plot_posterior(
     post, ax: Axes | None = None, image: torch.Tensor | None = None, title: str | None = None, legend: bool = True
 ) -> Figure:
     """One image's true posterior p(z | x) (filled: the smallest regions holding 50, 90 and 99 % of it) and the
     encoder's Gaussian q(z | x) (dashed ellipses holding the same shares), from ``bounds.posterior``
-    (notebook 06). ``image``, if given, is drawn small in the top-left corner."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Ellipse, Patch
+    (notebook 06). ``image``, if given, is drawn small beside the plot's top-right corner; ``legend``: a
+    legend under the plot (for several panels, :func:`posterior_legend_entries` makes one for all)."""
+    from matplotlib.patches import Ellipse
 
     if ax is None:
         fig, axes = new_figure(figsize=(3.4, 3.4))
@@ -460,25 +473,23 @@ def plot_posterior(
     fig = ax.figure
     levels = post.levels()
     top = post.density.max().item()
-    blues = ["#c6dbef", "#6baed6", "#2171b5"]
-    ax.contourf(post.x_ticks, post.y_ticks, post.density, levels=[*levels, top * 1.01], colors=blues)
+    x, y, density = post.x_ticks.numpy(), post.y_ticks.numpy(), post.density.numpy()
+    ax.contourf(x, y, density, levels=[*levels, top * 1.01], colors=POSTERIOR_BLUES)
     sd = post.logvar.mul(0.5).exp()
     for mass in MASSES:
         r = math.sqrt(-2 * math.log(1 - mass))  # a 2-D Gaussian holds this share within r standard deviations
         width, height = 2 * r * sd[0].item(), 2 * r * sd[1].item()
-        ax.add_patch(Ellipse(post.mu.tolist(), width, height, fill=False, ls="--", lw=1.4, edgecolor="#bd1f01"))
-    ax.set_xlim(post.x_ticks[0].item(), post.x_ticks[-1].item())
-    ax.set_ylim(post.y_ticks[0].item(), post.y_ticks[-1].item())
+        ax.add_patch(Ellipse(post.mu.tolist(), width, height, fill=False, ls="--", lw=1.4, edgecolor=Q_RED))
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(y[0], y[-1])
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     if image is not None:
-        inset = ax.inset_axes([0.0, 0.72, 0.28, 0.28])
-        inset.imshow(image.reshape(28, 28).cpu(), cmap="gray_r", vmin=0, vmax=1)
+        inset = ax.inset_axes([1.03, 0.7, 0.3, 0.3])
+        inset.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray_r", vmin=0, vmax=1)
         inset.set_xticks([])
         inset.set_yticks([])
     ax.set_title(title or f"log p(x) {post.log_px:.1f}, ELBO {post.elbo:.1f}", fontsize=10)
     if legend:
-        handles = [Patch(color=c) for c in reversed(blues)] + [Line2D([], [], color="#bd1f01", ls="--")]
-        names = ["p(z|x): 50 %", "90 %", "99 %", "q(z|x), same shares"]
-        ax.legend(handles, names, fontsize=7, loc="lower right", framealpha=0.8)
+        ax.legend(*posterior_legend_entries(), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return fig

@@ -1122,7 +1122,7 @@ class PosteriorExplorer(_Panel):
     def picture(self) -> bytes:
         post, x = self.posterior()
         label = int(self.split.labels[self.index.value])
-        fig, axes = new_figure(figsize=(3.4, 3.4))
+        fig, axes = new_figure(figsize=(3.6, 3.4))
         plot_posterior(post, axes[0, 0], image=x, title=f"test digit #{self.index.value}, a {label}")
         self._last = post
         return figure_png(fig)
@@ -1140,5 +1140,5 @@ class PosteriorExplorer(_Panel):
         return side_by_side(
             [self.picture()],
             [f"log p(x) {post.log_px:.2f}, ELBO {post.elbo:.2f}, gap {post.log_px - post.elbo:.2f} nats"],
-            title=f"test digit #{self.index.value} (a box picks any test digit by its number)",
+            title=f"test digit #{self.index.value} (pick another by its number)",
         )
