@@ -114,6 +114,29 @@ FIGURES: dict[str, dict[str, tuple[str, tuple[str, float, float] | None]]] = {
         "MLP VAE active dims": (rf"MLP VAE \(notebook 04\)\s+[\d,]+(?:\s+\S+){{4}}\s+{NUMBER}", None),
         "conv VAE active dims": (rf"conv VAE\s+[\d,]+(?:\s+\S+){{4}}\s+{NUMBER}", None),
     },
+    "06": {
+        "grid [-6, 6]^2 (300 cells) vs the finest, nats": (
+            rf"is within {NUMBER} nats of the finest",
+            ("<", 0.01, 0.01),
+        ),
+        "|ELBO + KL - log p(x)|, largest over 100 digits": (
+            rf"- log p\(x\)\| is at most {NUMBER} nats",
+            ("<", 0.05, 0.05),
+        ),
+        "2-D: mean gap log p(x) - ELBO, nats": (rf"the bound is {NUMBER} nats short", None),
+        "IWAE (K = 2,000) above log p(x), in errors": (rf"in units of its error: {NUMBER}", ("<", 4.0, 4.0)),
+        "IWAE smallest rise with K, 2-D, nats": (rf"next: 2-D {NUMBER} nats", (">", 0.0, 0.0)),
+        "IWAE smallest rise with K, 20-D, nats": (rf"20-D {NUMBER} nats;", (">", 0.0, 0.0)),
+        "2-D: exact minus IWAE K = 500, nats": (rf"exact minus K = 500: {NUMBER} nats", (">", -0.05, -0.05)),
+        "amortization share of the gap, %": (rf"amortization {NUMBER}%", None),
+        "active units, beta 0.5": (rf"\n\s+0.5 +{NUMBER}/20", None),
+        "active units, beta 1": (rf"\n\s+1 +{NUMBER}/20", (">", 2.5, 2.5)),
+        "active units, beta 2": (rf"\n\s+2 +{NUMBER}/20", None),
+        "active units, beta 4": (rf"\n\s+4 +{NUMBER}/20", None),
+        "active units, beta 784": (rf"beta = 784: {NUMBER} active units", ("<", 0.5, 0.5)),
+        "binarized MNIST: test NLL (K = 5,000), nats": (rf"test digits\): {NUMBER} ±", None),
+        "binarized MNIST: test negative ELBO, nats": (rf"same digits:\s+{NUMBER} nats", None),
+    },
 }
 
 

@@ -51,7 +51,7 @@ def test_student_copy_has_no_solution_left(student):
         assert "widgets" not in mine.metadata
         # every stub and every check stayed
         assert text.count("passed = check_") == "\n".join(c.source for c in full.cells).count("passed = check_")
-    assert total_removed >= 2 * 11  # 11 exercises, each a solution cell and its note
+    assert total_removed >= 2 * 12  # 12 exercises, each a solution cell and its note
 
 
 def run_notebook(path, timeout=900):

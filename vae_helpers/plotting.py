@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
 
@@ -482,6 +483,8 @@ def plot_posterior(
         ax.add_patch(Ellipse(post.mu.tolist(), width, height, fill=False, ls="--", lw=1.4, edgecolor=Q_RED))
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(y[0], y[-1])
+    ax.xaxis.set_major_locator(MaxNLocator(3))  # a narrow panel's tick labels stay apart
+    ax.tick_params(labelsize=8)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     if image is not None:
