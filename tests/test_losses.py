@@ -272,3 +272,59 @@ def test_bce_floor_is_the_cross_entropy_of_each_image_with_itself_and_no_decoder
 def test_bce_floor_rejects_values_outside_the_pixel_range():
     with pytest.raises(ValueError, match=r"x must hold pixels in \[0, 1\]"):
         losses.bce_floor(torch.full((2, 4), 1.5))
+
+
+# --------------------------------------------------------------------------- notebook 07: the conditional VAE's loss
+
+
+def test_cvae_loss_is_the_batch_mean_of_bce_summed_plus_kl():
+    from vae_helpers.losses import cvae_loss
+    from vae_helpers.models import ConditionalVAE
+
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=3, hidden_dims=(16,))
+    x, y = torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 7, 8, 9])
+    torch.manual_seed(4)
+    loss, metrics = cvae_loss(model, (x, y))
+    torch.manual_seed(4)
+    logits, mu, logvar = model(x, y)
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / 6
+    kl = torch_kl(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum() / 6
+    assert loss.dim() == 0
+    assert torch.allclose(loss, recon + kl, rtol=1e-5)
+    assert torch.allclose(metrics["recon"], recon, rtol=1e-5) and torch.allclose(metrics["kl"], kl, rtol=1e-5)
+    assert kl > 0.01  # the KL term is there to be counted
+
+
+def test_a_few_adam_steps_on_the_cvae_loss_lower_it():
+    from vae_helpers.losses import cvae_loss
+    from vae_helpers.models import ConditionalVAE
+
+    torch.manual_seed(1)
+    model = ConditionalVAE(latent_dim=2, hidden_dims=(16,))
+    batch = ((torch.rand(8, 1, 28, 28) > 0.7).float(), torch.arange(8))
+
+    def fixed_loss():
+        torch.manual_seed(123)  # the same draws of z before and after
+        with torch.no_grad():
+            return cvae_loss(model, batch)[0].item()
+
+    before = fixed_loss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(20):
+        loss, _ = cvae_loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert fixed_loss() < before - 0.05 * abs(before)
+
+
+def test_cvae_loss_needs_images_and_labels():
+    from vae_helpers.losses import cvae_loss
+    from vae_helpers.models import ConditionalVAE
+
+    model = ConditionalVAE(latent_dim=2, hidden_dims=(8,))
+    with pytest.raises(TypeError, match="pair"):
+        cvae_loss(model, torch.rand(2, 1, 28, 28))
+    with pytest.raises(TypeError, match="integer labels"):
+        cvae_loss(model, (torch.rand(2, 1, 28, 28), None))

@@ -210,3 +210,107 @@ def test_default_sizes_are_the_documented_ones():
 def test_codebook_decoders_draw_the_image_size_they_are_built_for(code):
     decoder = CodebookDecoder(3, code=code, code_dim=2, channels=(8, 4), image_size=32)
     assert decoder(torch.arange(3)).shape == (3, 1, 32, 32)
+
+
+# ----------------------------------------------------------------------------- notebook 07: the conditional VAE
+
+from vae_helpers.models import ConditionalVAE  # noqa: E402
+
+
+def tiny_cvae(seed=0, latent_dim=3):
+    torch.manual_seed(seed)
+    return ConditionalVAE(latent_dim=latent_dim, hidden_dims=(32, 16))
+
+
+def test_conditional_vae_shapes():
+    model = tiny_cvae()
+    x, y = torch.rand(5, 1, 28, 28), torch.tensor([0, 3, 9, 3, 1])
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == logvar.shape == (5, 3)
+    assert model.decode(mu, y).shape == (5, 1, 28, 28)
+    torch.manual_seed(3)
+    logits, mu2, logvar2 = model(x, y)
+    assert logits.shape == (5, 1, 28, 28) and torch.equal(mu2, mu) and torch.equal(logvar2, logvar)
+    torch.manual_seed(3)  # the same draw of z, decoded with the same labels
+    assert torch.allclose(logits, model.decode(mu + torch.exp(0.5 * logvar) * torch.randn_like(mu), y))
+    assert torch.equal(model.encode(x.reshape(5, 784), y)[0], mu)  # flat images too
+    assert model.num_classes == 10 and model.latent_dim == 3
+    assert model.one_hot(y, 5).argmax(1).tolist() == y.tolist()
+
+
+def test_another_label_decodes_another_digit_from_the_same_untouched_code():
+    model = tiny_cvae()
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([2, 5, 7, 0])
+    with torch.no_grad():
+        mu, _ = model.encode(x, y)
+        z = mu.clone()
+        same = model.decode(z, y)
+        other = model.decode(z, (y + 1) % 10)
+    assert torch.equal(z, mu)  # decode leaves the code alone: the style stays
+    assert torch.equal(model.decode(z, y).detach(), same)
+    assert ((same - other).abs().flatten(1).max(1).values > 1e-4).all()  # every image changes
+
+
+def test_the_encoder_is_told_the_label():
+    model = tiny_cvae(1)
+    x = torch.rand(3, 1, 28, 28)
+    mu_a, logvar_a = model.encode(x, torch.tensor([1, 1, 1]))
+    mu_b, logvar_b = model.encode(x, torch.tensor([4, 4, 4]))
+    assert not torch.allclose(mu_a, mu_b) and not torch.allclose(logvar_a, logvar_b)
+
+
+def test_a_briefly_trained_conditional_vae_writes_the_digit_it_is_told():
+    """Two 'digits' (a vertical and a horizontal bar): after a few Adam steps the code 0 with label 0 draws
+    something closer to the first, with label 1 closer to the second."""
+    from vae_helpers.losses import cvae_loss
+
+    torch.manual_seed(1)
+    model = ConditionalVAE(latent_dim=2, hidden_dims=(16,))
+    templates = torch.zeros(2, 1, 28, 28)
+    templates[0, 0, 4:24, 12:16] = 1  # vertical
+    templates[1, 0, 12:16, 4:24] = 1  # horizontal
+    y = torch.tensor([0, 1] * 4)
+    x = templates[y]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(100):
+        loss, _ = cvae_loss(model, (x, y))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        drawn = torch.sigmoid(model.decode(torch.zeros(2, 2), torch.tensor([0, 1])))
+    error = ((drawn[:, None] - templates[None]) ** 2).sum(dim=(2, 3, 4))  # (drawn, template)
+    # measured: about 12 against 79 (label 0) and 9 against 87 (label 1)
+    assert error[0, 0] < 0.5 * error[0, 1] and error[1, 1] < 0.5 * error[1, 0], error
+
+
+def test_conditional_vae_rejects_bad_labels_clearly():
+    model = tiny_cvae()
+    x = torch.rand(3, 1, 28, 28)
+    with pytest.raises(ValueError, match="from 0 to 9"):
+        model.encode(x, torch.tensor([0, 10, 2]))
+    with pytest.raises(ValueError, match="from 0 to 9"):
+        model.decode(torch.zeros(3, 3), torch.tensor([0, -1, 2]))
+    with pytest.raises(ValueError, match="one label per image"):
+        model(x, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="one label per image"):
+        model.decode(torch.zeros(3, 3), torch.tensor([[0], [1], [2]]))
+    with pytest.raises(TypeError, match="integer labels"):
+        model(x, torch.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(TypeError, match="integer labels"):
+        model(x, [0, 1, 2])
+    with pytest.raises(ValueError):
+        ConditionalVAE(num_classes=1)
+
+
+def test_a_seeded_conditional_vae_repeats_exactly():
+    a, b = tiny_cvae(5), tiny_cvae(5)
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    x, y = torch.rand(2, 1, 28, 28), torch.tensor([6, 8])
+    torch.manual_seed(9)
+    out_a = a(x, y)
+    torch.manual_seed(9)
+    out_b = b(x, y)
+    assert all(torch.equal(u, v) for u, v in zip(out_a, out_b, strict=True))
+    assert not torch.equal(tiny_cvae(6).state_dict()["to_mu.weight"], a.state_dict()["to_mu.weight"])

@@ -101,6 +101,17 @@ def vae_loss(
     return recon_loss + beta * kl, {"recon": recon_loss.detach(), "kl": kl.detach()}
 
 
+def cvae_loss(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The VAE loss of a conditional VAE (notebook 07) for a batch ``(x, y)``: the model is given the labels
+    ``y`` too, ``model(x, y)``; the terms are :func:`vae_loss`'s (the negative ELBO of ``x`` given ``y``)."""
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise TypeError("A conditional VAE's batch must be a pair (images, labels), as Split.batches() gives.")
+    x, y = _batch_x(batch), batch[1]
+    logits, mu, logvar = model(x, y)
+    recon_loss, kl = bce_recon(logits, x).mean(), kl_divergence(mu, logvar).mean()
+    return recon_loss + kl, {"recon": recon_loss.detach(), "kl": kl.detach()}
+
+
 def vae_loss_with_warmup(warmup_steps: int, beta: float = 1.0, recon: str = "bce"):
     """A loss function for ``training.fit``: the VAE loss whose KL weight rises linearly from 0 to ``beta``
     over the first ``warmup_steps`` training steps, then stays at ``beta`` (*KL warm-up*: Bowman et al.

@@ -98,6 +98,73 @@ class MLPVAE(nn.Module):
         return self.decode(self.reparameterize(mu, logvar)), mu, logvar
 
 
+class ConditionalVAE(nn.Module):
+    """A VAE told the digit: the label, one-hot, is an input of both the encoder and the decoder (Sohn, Lee &
+    Yan 2015; Kingma et al. 2014, "M2"). Introduced in notebook 07.
+
+    The decoder is given the label, so the code ``z`` need not carry it, and the KL term charges for every
+    nat it does carry: the code is left with what the label does not say, the *style* (slant, width,
+    thickness). ``decode(z, y)`` with the same ``z`` and another ``y`` writes another digit in that style.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 20,
+        hidden_dims: Sequence[int] = (512, 256),
+        num_classes: int = 10,
+        input_shape: Sequence[int] = (1, 28, 28),
+        activation: str = "silu",
+    ):
+        super().__init__()
+        self.config, self.input_shape, input_dim = _mlp_sizes(latent_dim, hidden_dims, input_shape, activation)
+        self.config["num_classes"] = checks.count("num_classes", num_classes, minimum=2)
+        self.encoder = mlp([input_dim + num_classes, *hidden_dims], activation)
+        self.to_mu = nn.Linear(hidden_dims[-1], latent_dim)
+        self.to_logvar = nn.Linear(hidden_dims[-1], latent_dim)
+        self.decoder = nn.Sequential(
+            mlp([latent_dim + num_classes, *reversed(hidden_dims)], activation), nn.Linear(hidden_dims[0], input_dim)
+        )
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config["latent_dim"]
+
+    @property
+    def num_classes(self) -> int:
+        return self.config["num_classes"]
+
+    def one_hot(self, y: torch.Tensor, n: int) -> torch.Tensor:
+        """Labels ``y`` ``(n,)`` (integers in ``[0, num_classes)``) -> one-hot rows ``(n, num_classes)``, float."""
+        if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32, torch.uint8):
+            raise TypeError(
+                f"y must be a tensor of integer labels, one per image, e.g. torch.tensor([3, 7]); "
+                f"got {y.dtype if isinstance(y, torch.Tensor) else type(y).__name__}."
+            )
+        if y.shape != (n,):
+            raise ValueError(f"y must hold one label per image or code, shape ({n},); got {tuple(y.shape)}.")
+        if n and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(
+                f"y must hold labels from 0 to {self.num_classes - 1}, got {y.min().item()} to {y.max().item()}."
+            )
+        return nn.functional.one_hot(y.long(), self.num_classes).float()
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images ``x`` ``(B, C, H, W)`` (or flat) and their labels ``y`` ``(B,)`` -> ``mu``, ``logvar`` ``(B, latent_dim)``."""
+        checks.images("x", x, self.input_shape)
+        h = self.encoder(torch.cat([x.flatten(start_dim=1), self.one_hot(y, len(x)).to(x)], dim=1))
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Codes ``z`` ``(B, latent_dim)`` and the labels to write ``y`` ``(B,)`` -> pixel logits ``(B, C, H, W)``."""
+        checks.codes("z", z, self.latent_dim)
+        return self.decoder(torch.cat([z, self.one_hot(y, len(z)).to(z)], dim=1)).view(-1, *self.input_shape)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(logits, mu, logvar)`` for images ``x`` with labels ``y``; the loss is :func:`losses.cvae_loss`."""
+        mu, logvar = self.encode(x, y)
+        return self.decode(MLPVAE.reparameterize(mu, logvar), y), mu, logvar
+
+
 # ----------------------------------------------------------------------------- notebooks 01-02: decoders that memorize
 
 
