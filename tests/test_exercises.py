@@ -1,6 +1,7 @@
 """The checks must accept right answers in any form, reject plausible wrong ones with a one-line hint, never
 raise, and keep their tolerances; yours_or_reference must never hand a wrong answer to the cells below."""
 
+import functools
 import math
 import os
 import re
@@ -11,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vae_helpers import bounds, exercises
+from vae_helpers import anomaly, attributes, bounds, exercises, models
 from vae_helpers.quality import sharpness
 
 # --------------------------------------------------------------------------- right answers, each in several types
@@ -105,6 +106,244 @@ def iwae_estimate_by_hand(log_weights):
     return m + torch.log(torch.exp(log_weights - m).mean(dim=0))
 
 
+def slant(images):
+    p = images[:, 0]
+    y = torch.arange(p.shape[-2], dtype=p.dtype)[:, None]
+    x = torch.arange(p.shape[-1], dtype=p.dtype)[None, :]
+    mass = p.sum(dim=(1, 2))
+    cx, cy = (p * x).sum(dim=(1, 2)) / mass, (p * y).sum(dim=(1, 2)) / mass
+    dx, dy = x - cx[:, None, None], y - cy[:, None, None]
+    return -(p * dx * dy).sum(dim=(1, 2)) / (p * dy * dy).sum(dim=(1, 2))
+
+
+def slant_raw_moments(images):  # E[xy] - cx cy in float32: the cancellation the tolerance allows for
+    p = images[:, 0]
+    y = torch.arange(28.0)[:, None]
+    x = torch.arange(28.0)[None, :]
+    mass = p.sum(dim=(1, 2))
+    cx, cy = (p * x).sum(dim=(1, 2)) / mass, (p * y).sum(dim=(1, 2)) / mass
+    mu11 = (p * x * y).sum(dim=(1, 2)) / mass - cx * cy
+    mu02 = (p * y * y).sum(dim=(1, 2)) / mass - cy * cy
+    return -mu11 / mu02
+
+
+def slant_numpy(images):
+    p = images[:, 0].numpy().astype(np.float64)
+    rows, cols = np.mgrid[0:28, 0:28]
+    mass = p.sum(axis=(1, 2))
+    cx, cy = (p * cols).sum(axis=(1, 2)) / mass, (p * rows).sum(axis=(1, 2)) / mass
+    dx, dy = cols - cx[:, None, None], rows - cy[:, None, None]
+    return -(p * dx * dy).sum(axis=(1, 2)) / (p * dy**2).sum(axis=(1, 2))
+
+
+def slant_loop(images):
+    out = []
+    for image in images:
+        p = image[0]
+        ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+        m = p.sum()
+        dx, dy = xs - (p * xs).sum() / m, ys - (p * ys).sum() / m
+        out.append(-(p * dx * dy).sum() / (p * dy**2).sum())
+    return torch.stack(out)
+
+
+def slant_by(formula, binary=False):  # a wrong slant from the moments: formula(mu20, mu02, mu11, raw11, raw02)
+    def answer(images):
+        p = images[:, 0].double()
+        p = (p > 0.5).double() if binary else p
+        y, x = torch.arange(28.0, dtype=torch.float64)[:, None], torch.arange(28.0, dtype=torch.float64)[None, :]
+        m = p.sum(dim=(1, 2))
+        cx, cy = (p * x).sum(dim=(1, 2)) / m, (p * y).sum(dim=(1, 2)) / m
+        dx, dy = x - cx[:, None, None], y - cy[:, None, None]
+        mu20, mu02, mu11 = ((p * t).sum(dim=(1, 2)) / m for t in (dx * dx, dy * dy, dx * dy))
+        raw11, raw02 = ((p * t).sum(dim=(1, 2)) / m for t in (x * y, y * y))
+        return formula(mu20, mu02, mu11, raw11, raw02)
+
+    return answer
+
+
+def slant_middle(images):  # centred on the middle of the image, not on the ink
+    p = images[:, 0]
+    y, x = torch.arange(28.0)[:, None] - 13.5, torch.arange(28.0)[None, :] - 13.5
+    return -(p * x * y).sum(dim=(1, 2)) / (p * y * y).sum(dim=(1, 2))
+
+
+def slant_pooled(images):  # the whole batch as one image
+    pooled = images.sum(dim=0, keepdim=True)
+    return slant(pooled).expand(len(images))
+
+
+def direction(codes, values, labels):
+    diffs = []
+    for c in labels.unique():
+        m = labels == c
+        k = max(1, int(m.sum() * 0.25))
+        order = values[m].argsort()
+        diffs.append(codes[m][order[-k:]].mean(0) - codes[m][order[:k]].mean(0))
+    w = torch.stack(diffs).mean(0)
+    return w / w.norm()
+
+
+def direction_numpy(codes, values, labels):
+    codes, values, labels = codes.numpy().astype(np.float64), values.numpy(), labels.numpy()
+    diffs = []
+    for c in np.unique(labels):
+        cc, vv = codes[labels == c], values[labels == c]
+        k = max(1, int(len(vv) * 0.25))
+        order = np.argsort(vv)
+        diffs.append(cc[order[-k:]].mean(axis=0) - cc[order[:k]].mean(axis=0))
+    w = np.mean(diffs, axis=0)
+    return w / np.linalg.norm(w)
+
+
+def direction_topk(codes, values, labels):
+    total = torch.zeros(codes.shape[1])
+    present = labels.unique()
+    for c in present:
+        cc, vv = codes[labels == c], values[labels == c]
+        k = max(1, int(len(vv) * 0.25))
+        top, bottom = vv.topk(k).indices, (-vv).topk(k).indices
+        total += cc[top].mean(0) - cc[bottom].mean(0)
+    return total / total.norm()  # the sum: the mean's direction
+
+
+def direction_by(pick, weighted=False, each=False, pooled=False, normalize=True, sign=1.0):
+    def answer(codes, values, labels):
+        groups = [labels == labels] if pooled else [labels == c for c in range(10)]
+        diffs, counts = [], []
+        for m in groups:
+            n = int(m.sum())
+            if n == 0:
+                continue
+            top, bottom = pick(n)
+            order = values[m].argsort()
+            d = codes[m][order[n - top :]].mean(0) - codes[m][order[:bottom]].mean(0)
+            diffs.append(d / d.norm() if each and d.norm() > 0 else d)
+            counts.append(n)
+        d = torch.stack(diffs)
+        w = (torch.tensor(counts, dtype=d.dtype)[:, None] * d).sum(0) if weighted else d.mean(0)
+        return sign * (w / w.norm() if normalize else w)
+
+    return answer
+
+
+def quarter(n):
+    k = max(1, int(n * 0.25))
+    return k, k
+
+
+def direction_top_only(codes, values, labels):  # no bottom quarter subtracted
+    w = torch.stack([codes[labels == c][values[labels == c].argsort()[-10:]].mean(0) for c in labels.unique()]).mean(0)
+    return w / w.norm()
+
+
+def direction_range10(codes, values, labels):  # the digits absent from the labels give the mean of no codes
+    diffs = []
+    for c in range(10):
+        m = labels == c
+        k = max(1, int(m.sum() * 0.25))
+        order = values[m].argsort()
+        diffs.append(codes[m][order[-k:]].mean(0) - codes[m][order[:k]].mean(0))
+    w = torch.stack(diffs).mean(0)
+    return w / w.norm()
+
+
+def direction_per_label(codes, values, labels):  # the differences, never averaged
+    rows = []
+    for c in labels.unique():
+        m = labels == c
+        k = max(1, int(m.sum() * 0.25))
+        order = values[m].argsort()
+        rows.append(codes[m][order[-k:]].mean(0) - codes[m][order[:k]].mean(0))
+    rows = torch.stack(rows)
+    return rows / rows.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+def style_sheet(cvae, image, label):
+    with torch.no_grad():
+        mu, _ = cvae.encode(image.reshape(1, -1), torch.tensor([label]))
+        return torch.sigmoid(cvae.decode(mu.repeat(10, 1), torch.arange(10)))
+
+
+def style_sheet_loop(cvae, image, label):  # with gradients: the check does not need them off
+    mu, _ = cvae.encode(image[None], torch.tensor([label]))
+    return torch.cat([torch.sigmoid(cvae.decode(mu, torch.tensor([digit]))) for digit in range(10)])
+
+
+def style_sheet_by(code_label=None, decode_labels=None, sample=False, sigmoid=True):
+    def answer(cvae, image, label):
+        with torch.no_grad():
+            x = image.reshape(1, -1)
+            if code_label == "each":
+                mu, logvar = cvae.encode(x.expand(10, -1), torch.arange(10))
+            else:
+                mu, logvar = cvae.encode(x, torch.tensor([label if code_label is None else code_label]))
+                mu, logvar = mu.expand(10, -1), logvar.expand(10, -1)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if sample else mu
+            y = torch.arange(10) if decode_labels is None else decode_labels(label)
+            logits = cvae.decode(z, y)
+            return torch.sigmoid(logits) if sigmoid else logits
+
+    return answer
+
+
+def style_sheet_latent_2(cvae, image, label):  # the notebook's model has 2 latent dimensions; the check's need not
+    with torch.no_grad():
+        mu, _ = cvae.encode(image.reshape(1, -1), torch.tensor([label]))
+        return torch.sigmoid(cvae.decode(mu.expand(10, 2), torch.arange(10)))
+
+
+def style_sheet_2d_only(cvae, image, label):  # wrong only where the 3-D model's cases are
+    return (
+        style_sheet(cvae, image, label) if cvae.latent_dim == 2 else style_sheet_by(sigmoid=False)(cvae, image, label)
+    )
+
+
+def auroc_shared_values(inside, outside):  # ties: one per value the sets share, not one per tied pair
+    greater = (outside[None, :] > inside[:, None]).double().mean().item()
+    shared = len(set(inside.tolist()) & set(outside.tolist()))
+    return greater + 0.5 * shared / (len(inside) * len(outside))
+
+
+def auroc_pairs(inside, outside):
+    greater = (outside[None, :] > inside[:, None]).float().mean()
+    ties = (outside[None, :] == inside[:, None]).float().mean()
+    return greater + 0.5 * ties
+
+
+def auroc_loop(inside, outside):
+    wins = 0.0
+    for s in inside.tolist():
+        wins += float((outside > s).sum()) + 0.5 * float((outside == s).sum())
+    return wins / (len(inside) * len(outside))
+
+
+def auroc_ranks_float32(inside, outside):  # Mann-Whitney from average ranks, all in float32
+    both = torch.cat([inside, outside])
+    _, where, counts = torch.unique(both, return_inverse=True, return_counts=True)
+    rank = (counts.cumsum(0).float() - (counts.float() - 1) / 2)[where]
+    n_out = len(outside)
+    return (rank[len(inside) :].sum() - n_out * (n_out + 1) / 2) / (len(inside) * n_out)
+
+
+def auroc_numpy(inside, outside):
+    a, b = inside.numpy().astype(np.float64), outside.numpy().astype(np.float64)
+    return np.mean(b[None, :] > a[:, None]) + 0.5 * np.mean(b[None, :] == a[:, None])
+
+
+def auroc_by(ties=0.5, flip=False, scale=lambda n_in, n_out: 1.0):
+    def answer(inside, outside):
+        a, b = (outside, inside) if flip else (inside, outside)
+        share = (b[None, :] > a[:, None]).double().mean() + ties * (b[None, :] == a[:, None]).double().mean()
+        return share.item() * scale(len(inside), len(outside))
+
+    return answer
+
+
+def auroc_zip(inside, outside):  # one pair per position: needs two sets of one length
+    return ((outside > inside).float() + 0.5 * (outside == inside).float()).mean()
+
+
 RIGHT = {
     "check_transposed_conv_size": [
         ("int", conv_size),
@@ -170,6 +409,37 @@ RIGHT = {
         ("numpy", iwae_estimate_numpy),
         ("max shift by hand", iwae_estimate_by_hand),
         ("package", lambda lw: bounds.log_mean_exp(lw, dim=0)),
+    ],
+    "check_slant": [
+        ("float32", slant),
+        ("float64", lambda x: slant(x.double())),
+        ("numpy", slant_numpy),
+        ("loop over images", slant_loop),
+        ("raw moments in float32", slant_raw_moments),
+        ("package", attributes.slant),
+    ],
+    "check_attribute_direction": [
+        ("float32", direction),
+        ("float64", lambda c, v, lab: direction(c.double(), v.double(), lab)),
+        ("numpy", direction_numpy),
+        ("topk, summed", direction_topk),
+        ("list", lambda *a: direction(*a).tolist()),
+        ("package", lambda c, v, lab: attributes.direction(c, v, lab, method="means")),
+    ],
+    "check_style_sheet": [
+        ("float32", style_sheet),
+        ("float64", lambda cvae, image, label: style_sheet(cvae.double(), image.double(), label)),
+        ("numpy", lambda *a: style_sheet(*a).numpy().astype(np.float64)),
+        ("loop with gradients", style_sheet_loop),
+        ("list of tensors", lambda *a: list(style_sheet(*a))),
+    ],
+    "check_auroc": [
+        ("pairs, float32 0-d tensor", auroc_pairs),
+        ("loop, Python float", auroc_loop),
+        ("ranks in float32", auroc_ranks_float32),
+        ("NumPy number", auroc_numpy),
+        ("one-element tensor", lambda a, b: auroc_pairs(a, b).reshape(1)),
+        ("package", anomaly.auroc),
     ],
 }
 
@@ -495,6 +765,89 @@ WRONG = {  # check -> [(label, answer, a phrase its hint must contain)]
         ),
         ("torch.max(lw, 0)", lambda lw: torch.max(lw, 0), "take .values"),
     ],
+    "check_slant": [
+        ("sign flipped", slant_by(lambda m20, m02, m11, r11, r02: m11 / m02), "rows count downwards"),
+        ("mu20 in the denominator", slant_by(lambda m20, m02, m11, r11, r02: -m11 / m20), "divide by mu02"),
+        ("x and y exchanged", lambda x: slant(x.transpose(-1, -2)), "x is the column index"),
+        ("raw moments", slant_by(lambda m20, m02, m11, r11, r02: -r11 / r02), "centre the moments"),
+        ("centred on the middle", slant_middle, "not on the middle of the image"),
+        ("whole batch pooled", slant_pooled, "every image gets the same slant"),
+        ("atan", lambda x: torch.atan(slant(x)), "not its angle"),
+        ("degrees", lambda x: torch.rad2deg(torch.atan(slant(x))), "in degrees"),
+        ("thresholded", slant_by(lambda m20, m02, m11, r11, r02: -m11 / m02, binary=True), "do not threshold"),
+        ("correlation", slant_by(lambda m20, m02, m11, r11, r02: -m11 / (m20 * m02).sqrt()), "the correlation"),
+        ("(B, 1) kept", lambda x: slant(x)[:, None], "one number per image, shape (B,)"),
+        ("mean over the batch", lambda x: slant(x).mean(), "one slant per image"),
+        ("squeezed", lambda x: slant(x)[:, None].squeeze(), "a batch of one image"),
+        ("returns (mu11, mu02)", lambda x: (slant(x), slant(x)), "tuple"),
+    ],
+    "check_attribute_direction": [
+        ("not normalized", direction_by(quarter, normalize=False), "normalize the result to length 1"),
+        ("bottom minus top", direction_by(quarter, sign=-1.0), "top minus bottom"),
+        ("labels ignored", direction_by(quarter, pooled=True), "work within each digit"),
+        ("each difference normalized", direction_by(quarter, each=True), "normalize once at the end"),
+        ("weighted by the counts", direction_by(quarter, weighted=True), "each digit counts once"),
+        (
+            "top quarter against the rest",
+            direction_by(lambda n: (max(1, int(n * 0.25)), max(1, n - max(1, int(n * 0.25))))),
+            "not with all the rest",
+        ),
+        ("halves", direction_by(lambda n: (max(1, n // 2),) * 2), "not halves"),
+        ("k rounded up", direction_by(lambda n: (math.ceil(n / 4),) * 2), "int() rounds down"),
+        ("k without max(1, ...)", direction_by(lambda n: (int(n * 0.25),) * 2), "take k = max(1, int(n * 0.25))"),
+        ("range(10)", direction_range10, "labels.unique(), not range(10)"),
+        ("a (1, D) row", lambda *a: direction(*a)[None], "not a row (1, D)"),
+        ("mean code of the top quarter", direction_top_only, "for each label c present"),
+        ("one direction per digit", direction_per_label, "shape (D,)"),
+        (
+            "top quarter against the mean",
+            lambda c, v, lab: direction_by(lambda n: (max(1, int(n * 0.25)), n))(c, v, lab),
+            "not with all the rest (or all the images)",
+        ),
+    ],
+    "check_style_sheet": [
+        ("logits", style_sheet_by(sigmoid=False), "apply torch.sigmoid"),
+        ("a sampled code", style_sheet_by(sample=True), "changes from call to call"),
+        ("encoded with label 0", style_sheet_by(code_label=0), "not label 0"),
+        ("encoded with each target label", style_sheet_by(code_label="each"), "encode once"),
+        (
+            "digits reversed",
+            style_sheet_by(decode_labels=lambda label: torch.arange(9, -1, -1)),
+            "row i must be digit i",
+        ),
+        ("own label only", style_sheet_by(decode_labels=lambda label: torch.full((10,), label)), "in turn"),
+        ("sigmoid twice", lambda *a: torch.sigmoid(style_sheet(*a)), "apply torch.sigmoid once"),
+        ("flat (10, 784)", lambda *a: style_sheet(*a).reshape(10, -1), "keep that shape"),
+        ("channel dropped", lambda *a: style_sheet(*a)[:, 0], "keep the channel dimension"),
+        (
+            "one image",
+            lambda cvae, image, label: style_sheet(cvae, image, label)[label : label + 1],
+            "one image per digit",
+        ),
+        ("model(x, y)", lambda cvae, image, label: cvae(image[None], torch.tensor([label])), "tuple"),
+        (
+            "image not batched",
+            lambda cvae, image, label: cvae.encode(image, torch.tensor([label])),
+            "image.reshape(1, -1) (or image[None]) is a batch of one image",
+        ),
+        ("label as an int", lambda cvae, image, label: cvae.encode(image[None], label), "torch.tensor([label])"),
+        ("latent size 2 hard-coded", style_sheet_latent_2, "whatever the model's latent size"),
+        ("right for 2-D models only", style_sheet_2d_only, "for a 3-D model, a bar labelled 7"),
+    ],
+    "check_auroc": [
+        (">= (ties count 1)", auroc_by(ties=1.0), "ties count half"),
+        ("> only (ties count 0)", auroc_by(ties=0.0), "ties count half"),
+        ("inside > outside", auroc_by(flip=True), "outside scores should be larger"),
+        ("1 - auc", lambda a, b: 1 - auroc_pairs(a, b), "outside scores should be larger"),
+        ("number of pairs", auroc_by(scale=lambda n_in, n_out: n_in * n_out), "that is the number of pairs"),
+        ("divided by len(inside)", auroc_by(scale=lambda n_in, n_out: n_out), "not by len(inside)"),
+        ("divided by len(outside)", auroc_by(scale=lambda n_in, n_out: n_in), "not by len(outside)"),
+        ("zip of positions", auroc_zip, "every inside score with every outside score"),
+        ("the whole table", lambda a, b: (b[None, :] > a[:, None]).float(), "return one number"),
+        ("difference of means", lambda a, b: (b.mean() - a.mean()).item(), "count the pairs"),
+        ("(auc, n) tuple", lambda a, b: (auroc_pairs(a, b), len(a)), "return one number"),
+        ("shared values as ties", auroc_shared_values, "for whole-number scores, many ties"),
+    ],
 }
 
 CASES_RIGHT = [(check, label, fn) for check, answers in RIGHT.items() for label, fn in answers]
@@ -529,6 +882,8 @@ def test_a_right_answer_passes_in_any_type(check_name, label, fn, capsys):
         assert "NumPy float64 array; converted to a float32 tensor" in out, out
     if label in ("list of tensors", "list of rows"):
         assert "stacked into one float32 tensor" in out, out
+    if label == "one-element tensor":
+        assert "(your answer was a float32 tensor of shape (1,); read as one number)" in out, out
     if label in ("float32", "int", "package"):
         assert "converted" not in out and "read as" not in out, out
 
@@ -668,6 +1023,8 @@ def test_the_tolerances_are_the_documented_ones():
     assert (exercises.KL_ATOL, exercises.KL_RTOL) == (1e-4, 1e-5)
     assert (exercises.SHARPNESS_ATOL, exercises.SHARPNESS_RTOL) == (1e-5, 1e-5)
     assert (exercises.IWAE_ATOL, exercises.IWAE_RTOL) == (1e-5, 1e-6)
+    assert (exercises.SLANT_ATOL, exercises.SLANT_RTOL) == (1e-5, 1e-4)
+    assert exercises.DIRECTION_ATOL == 1e-5 and exercises.STYLE_SHEET_ATOL == 1e-5 and exercises.AUROC_ATOL == 1e-5
     assert (exercises.REPARAM_KS_LIMIT, exercises.REPARAM_SCALE_LIMIT, exercises.REPARAM_CORR_LIMIT) == (3.0, 6.0, 6.0)
     assert (exercises.REPARAM_GRAD_ATOL, exercises.REPARAM_GRAD_RTOL) == (1e-5, 1e-5)
     assert exercises.REPARAM_ROWS == 4096 and len(exercises.REPARAM_LOGVAR) == 8
@@ -720,6 +1077,30 @@ def iwae_off_by(c):
     return answer
 
 
+def slant_off_by(c):
+    def answer(images):
+        expected = torch.from_numpy(slant_numpy(images))
+        return expected + c * (1e-5 + 1e-4 * expected.abs())
+
+    return answer
+
+
+def direction_off_by(c):  # every entry off by c times the allowed error (the length then is not exactly 1)
+    return lambda *a: torch.from_numpy(direction_numpy(*a)) + c * 1e-5
+
+
+def style_sheet_off_by(c):
+    def answer(cvae, image, label):
+        expected = exercises._style_sheet(cvae.double(), image.double(), label)
+        return expected + c * 1e-5 * torch.where(expected > 0.5, -1.0, 1.0)  # inward: a probability stays in [0, 1]
+
+    return answer
+
+
+def auroc_off_by(c):
+    return lambda inside, outside: float(auroc_numpy(inside, outside)) + c * 1e-5
+
+
 def reparameterize_scaled(c):  # the spread of one column off by c times the allowed 6 / sqrt(2 * 4096)
     def answer(mu, lv):
         eps = torch.randn_like(mu)
@@ -762,6 +1143,10 @@ TOLERANCE_CASES = [
     ("check_kl", kl_off_by),
     ("check_sharpness", sharpness_off_by),
     ("check_iwae_estimate", iwae_off_by),
+    ("check_slant", slant_off_by),
+    ("check_attribute_direction", direction_off_by),
+    ("check_style_sheet", style_sheet_off_by),
+    ("check_auroc", auroc_off_by),
     ("check_reparameterize", reparameterize_scaled),
     ("check_reparameterize", reparameterize_shifted),
     ("check_reparameterize", reparameterize_correlated),
@@ -825,6 +1210,10 @@ REFERENCE_CHECKS = {
     "reparameterize": "check_reparameterize",
     "kl_divergence": "check_kl",
     "iwae_estimate": "check_iwae_estimate",
+    "slant": "check_slant",
+    "attribute_direction": "check_attribute_direction",
+    "style_sheet": "check_style_sheet",
+    "auroc": "check_auroc",
 }
 REFERENCE_WRONG = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn, _ in WRONG[check]]
 REFERENCE_RIGHT = [(name, label, fn) for name, check in REFERENCE_CHECKS.items() for label, fn in RIGHT[check]]
@@ -847,6 +1236,11 @@ def test_yours_or_reference_never_keeps_a_wrong_answer(name, label, fn, capsys):
     assert torch.equal(torch.get_rng_state(), state)
 
 
+@functools.cache
+def two_bars():
+    return torch.stack([attributes.bar(3.0, 15.0, shear=0.2), attributes.bar(4.0, 12.0, angle=30.0)])
+
+
 def sample_inputs(name):
     g = torch.Generator().manual_seed(5)
     if name == "interpolate":
@@ -855,6 +1249,18 @@ def sample_inputs(name):
         return torch.randn(3, 5, generator=g) * 10, torch.rand(3, 5, generator=g)
     if name == "iwae_estimate":
         return (-100 + 3 * torch.randn(6, 4, generator=g),)
+    if name == "slant":
+        return (two_bars().clone(),)
+    if name == "attribute_direction":
+        codes = torch.randn(80, 4, generator=g)
+        return codes, codes @ torch.tensor([1.0, -1.0, 0.0, 2.0]), torch.randint(0, 3, (80,), generator=g)
+    if name == "style_sheet":
+        with torch.random.fork_rng(devices=[]):  # a fresh model at every call: an answer may convert it in place
+            torch.manual_seed(5)
+            cvae = models.ConditionalVAE(latent_dim=2, hidden_dims=(8,))
+        return cvae, torch.rand(1, 28, 28, generator=g), 4
+    if name == "auroc":
+        return torch.randn(30, generator=g), torch.randn(20, generator=g) + 1
     return torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)
 
 
@@ -869,12 +1275,18 @@ def test_yours_or_reference_keeps_a_right_answer(name, label, fn, capsys):
         assert mine is exercises.reference(name) and "gradients cannot flow through it" in out, out
         return
     assert out == ""
-    if label in ("float32", "logsigmoid", "softplus", "paper's form", "rsample", "max shift by hand", "package"):
+    kept = ("float32", "logsigmoid", "softplus", "paper's form", "rsample", "max shift by hand", "package")
+    kept += ("loop over images", "raw moments in float32", "topk, summed", "loop with gradients")
+    kept += ("pairs, float32 0-d tensor", "loop, Python float", "ranks in float32", "NumPy number")
+    if label in kept:
         assert mine is fn
     else:
-        assert mine is not fn and mine.__wrapped__ is fn  # wrapped to hand back a float32 tensor
-    inputs = sample_inputs(name)
-    got, want = mine(*inputs), exercises.reference(name)(*inputs)
+        assert mine is not fn and mine.__wrapped__ is fn  # wrapped to hand back a float32 tensor (or a float)
+    got, want = mine(*sample_inputs(name)), exercises.reference(name)(*sample_inputs(name))
+    if name == "auroc":  # one number: a float, or a 0-d tensor as the learner wrote it
+        assert isinstance(got, (float, torch.Tensor)) and math.isclose(float(got), want, abs_tol=1e-6)
+        assert isinstance(got, float) or label != "one-element tensor"
+        return
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float32 and got.shape == want.shape
     if name != "reparameterize":
         assert torch.allclose(got, want, atol=1e-5, rtol=1e-5)
@@ -1149,3 +1561,61 @@ def test_the_naive_iwae_estimate_fails_at_minus_1e4_with_the_stability_hint(caps
     assert out.startswith("Not yet. for ordinary log weights") and "take out the largest log weight first" in out, out
     name, large = exercises._iwae_cases()[3]  # overflow: no wrong answer of the list gets this far
     assert "exp(1e3) is inf in floating point" in exercises._iwae_hint(name, large, iwae_naive(large).double(), 0)
+
+
+def test_the_slant_check_tries_the_images_its_docstring_promises():
+    cases = dict(exercises._slant_images())
+    slants = torch.cat([attributes.slant(images) for images in cases.values()])
+    assert slants.min() <= -0.45 and slants.max() >= 0.55  # parallelograms from -0.5 to 0.6
+    assert len(cases["a single bar"]) == 1 and len(cases["turned bars"]) == 3
+    assert torch.allclose(attributes.slant(cases["slanted bars"]), torch.tensor([0.4, -0.3, 0.15, 0.6]), atol=0.02)
+    randoms = [images for name, images in cases.items() if name.startswith("random strokes")]
+    assert len(randoms) == len(exercises.CHECK_SEEDS) and all(len(x) not in (1, 28) for x in randoms)
+    images = torch.cat(list(cases.values()))
+    assert images.shape[1:] == (1, 28, 28) and images.min() >= 0 and images.max() <= 1
+    assert ((images > 0) & (images < 1)).any()  # grey edges: the pixels are weights, not a mask
+
+
+def test_the_direction_check_tries_the_codes_its_docstring_promises():
+    cases = exercises._direction_cases()
+    assert cases[0][0] == "one digit" and len(cases[0][3].unique()) == 1
+    counts = sorted(torch.unique(cases[1][3], return_counts=True)[1].tolist())
+    assert counts == [5, 12, 40]
+    randoms = [(c, v, lab) for name, c, v, lab in cases if name.startswith("random")]
+    assert len(randoms) == 3 and {c.shape[1] for c, _, _ in randoms} == {2, 5, 16}
+    assert min(len(c) for c, _, _ in randoms) == 61 and max(len(c) for c, _, _ in randoms) == 2000
+    for _, _, lab in randoms:
+        n = torch.unique(lab, return_counts=True)[1]
+        assert n.min() == 1 and n.max() > 2 * n.min() and 5 <= len(n) <= 10  # unequal, and one digit alone
+    for _, _, values, labels in cases:  # no ties: the quarters are the same whichever way they are sorted
+        for c in labels.unique():
+            assert len(values[labels == c].unique()) == int((labels == c).sum())
+    # the wrong answers that the hints name differ from the right one on some case, by far more than the tolerance
+    for wrong in (direction_by(quarter, pooled=True), direction_by(quarter, weighted=True)):
+        assert max((wrong(c, v, lab) - direction(c, v, lab)).abs().max() for _, c, v, lab in cases) > 0.05
+
+
+def test_the_style_sheet_check_tries_the_models_its_docstring_promises():
+    cases = exercises._style_cases()
+    assert {cvae.latent_dim for _, cvae, _, _ in cases} == {2, 3} and [label for *_, label in cases] == [7, 2, 0, 9]
+    for _, cvae, image, label in cases:
+        x = image.reshape(1, -1)
+        _, logvar = cvae.encode(x, torch.tensor([label]))
+        assert (logvar.exp().sqrt() > 0.3).all()  # a sample lies far from the mean: sampling shows
+        sheet = exercises._style_sheet(cvae, image, label)
+        assert (sheet[1:] - sheet[:-1]).abs().amax(dim=(1, 2, 3)).min() > 1e-3  # every digit differs from the next
+    state = torch.get_rng_state()
+    exercises.check_style_sheet(style_sheet_by(sample=True), quiet=True)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_the_auroc_check_tries_the_scores_its_docstring_promises():
+    cases = exercises._auroc_cases()
+    shares = [float(auroc_numpy(a, b)) for _, a, b in cases]
+    assert shares[:3] == [1.0, 0.0, 0.5]
+    _, a, b = cases[3]
+    assert float(auroc_by(ties=1.0)(a, b)) - shares[3] > 0.05  # many ties
+    assert any(len(a) == 1 and len(b) == 5000 for _, a, b in cases)
+    assert max(len(a) * len(b) for _, a, b in cases) == 2000 * 3000
+    assert all(len(a) != len(b) for name, a, b in cases if name != "identical sets")
+    assert all(a.ndim == b.ndim == 1 for _, a, b in cases)

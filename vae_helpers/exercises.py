@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of notebooks 01-06.
+"""Self-checks for the exercises of notebooks 01-07.
 
 Every exercise has the same three parts: a stub cell the learner fills in (it holds ``...``), a check
 cell calling one of the ``check_*`` functions below, and a worked solution cell tagged ``solution``
@@ -29,6 +29,7 @@ exercise never stops the rest of the notebook.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import io
@@ -44,8 +45,8 @@ from torch import nn
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as torch_kl_divergence
 
-from . import bounds, losses
-from .models import MLPVAE, CodebookDecoder
+from . import anomaly, attributes, bounds, losses
+from .models import MLPVAE, CodebookDecoder, ConditionalVAE
 from .quality import sharpness
 
 # --------------------------------------------------------------------------- tolerances
@@ -61,6 +62,10 @@ SHARPNESS_ATOL, SHARPNESS_RTOL = 1e-5, 1e-5  # scale: |expected|
 # exp(lw - m), whose relative rounding is an absolute error in the log (measured: 3e-6 for a Python loop over
 # K = 5000, 1e-6 for torch.logsumexp; ATOL allows 1e-5).
 IWAE_ATOL, IWAE_RTOL = 1e-5, 1e-6
+SLANT_ATOL, SLANT_RTOL = 1e-5, 1e-4  # scale: |expected|; float32 raw moments cancel (E[y^2] - cy^2) to ~1e-6
+DIRECTION_ATOL = 1e-5  # per entry of the unit vector; float32 means of up to 500 codes round to ~1e-6
+STYLE_SHEET_ATOL = 1e-5  # per pixel probability; a float32 model's answer differs from float64 by ~1e-7
+AUROC_ATOL = 1e-5  # a share of up to 6e6 pairs; float32 rank sums round to ~1e-6 of it
 
 # check_reparameterize draws REPARAM_ROWS samples for each of the columns below (logvar from -12 to 12,
 # mu uniform in +-REPARAM_MU_RANGE) and standardizes them, u = (z - mu) / exp(0.5 * logvar). A correct
@@ -1441,6 +1446,586 @@ def _iwae_hint(name: str, lw: torch.Tensor, value: torch.Tensor, r: int) -> str:
     )
 
 
+# --------------------------------------------------------------------------- notebook 07
+
+
+def _moments_of(p: torch.Tensor, centre: str = "mass") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(mu20, mu02, mu11)`` of images ``p`` ``(B, H, W)`` (float64), x the column and y the row index, centred
+    on each image's centre of mass (``centre="mass"``), on the middle of the image (``"middle"``) or not at all
+    (``"none"``, raw moments): the formulas of the hints."""
+    h, w = p.shape[-2:]
+    y = torch.arange(h, dtype=p.dtype)[:, None]
+    x = torch.arange(w, dtype=p.dtype)[None, :]
+    mass = p.sum(dim=(1, 2))
+    if centre == "mass":
+        cx, cy = (p * x).sum(dim=(1, 2)) / mass, (p * y).sum(dim=(1, 2)) / mass
+    elif centre == "middle":
+        cx, cy = torch.full_like(mass, (w - 1) / 2), torch.full_like(mass, (h - 1) / 2)
+    else:
+        cx, cy = torch.zeros_like(mass), torch.zeros_like(mass)
+    dx, dy = x - cx[:, None, None], y - cy[:, None, None]
+    return tuple((p * t).sum(dim=(1, 2)) / mass for t in (dx * dx, dy * dy, dx * dy))
+
+
+@functools.cache
+def _slant_images() -> tuple[tuple[str, torch.Tensor], ...]:
+    cases = [
+        (
+            "slanted bars",
+            torch.stack(
+                [
+                    attributes.bar(4.0, 18.0, shear=0.4),
+                    attributes.bar(3.0, 16.0, shear=-0.3),
+                    attributes.bar(5.0, 14.0, shear=0.15, centre=(10.0, 16.0)),
+                    attributes.bar(2.5, 20.0, shear=0.6, centre=(15.0, 12.0)),
+                ]
+            ),
+        ),
+        ("a single bar", attributes.bar(3.0, 18.0, shear=-0.5, centre=(12.0, 14.5))[None]),
+        ("turned bars", torch.stack([attributes.bar(3.0, 16.0, angle=a) for a in (20.0, -35.0, 70.0)])),
+    ]
+    for seed, b in zip(CHECK_SEEDS, (5, 2, 7)):  # letter-like strokes: grey edges, any shape, any place
+        g = torch.Generator().manual_seed(seed)
+        images = []
+        for _ in range(b):
+            n = int(torch.randint(3, 7, (1,), generator=g))
+            points = 4 + 20 * torch.rand(n, 2, generator=g, dtype=torch.float64)
+            width = 1.5 + 2 * float(torch.rand(1, generator=g))
+            images.append(attributes.draw_strokes(points, width) * (0.6 + 0.4 * float(torch.rand(1, generator=g))))
+        cases.append((f"random strokes (seed {seed})", torch.stack(images)))
+    return tuple(cases)
+
+
+def check_slant(fn: Callable[[torch.Tensor], torch.Tensor], *, quiet: bool = False) -> bool:
+    """``fn(images)`` must give the slant ``-mu11 / mu02`` of each image's ink, ``(B, 1, 28, 28) -> (B,)``
+    (notebook 07): central second moments weighted by the pixels, x the column and y the row index.
+    Checked against the moments in float64 on parallelograms of known slant (-0.5 to 0.6, off-centre too,
+    and a batch of one), turned bars and random anti-aliased strokes, within
+    ``SLANT_ATOL + SLANT_RTOL * |expected|``."""
+    return _report(_safely(_slant, fn), quiet)
+
+
+def _slant_crash_hint(err: Exception) -> str | None:
+    if "must match the size of tensor" in str(err):
+        return (
+            "x, the column index, runs along the last dimension and y, the row index, along the one before: "
+            "torch.arange(28)[None, :] and torch.arange(28)[:, None] broadcast against the images (B, 1, 28, 28)."
+        )
+    return None
+
+
+def _slant(fn: Any) -> _Result:
+    run = _Run()
+    for name, images in _slant_images():
+        p = images.double()[:, 0]
+        _, mu02, mu11 = _moments_of(p)
+        expected = -mu11 / mu02
+        got, problem = _call(fn, images.clone(), hint=_slant_crash_hint)
+        if problem:
+            return run.result(False, problem)
+        b = len(images)
+
+        def shape_hint(shape: tuple, b=b) -> str | None:
+            if shape == () and b == 1:
+                return "a batch of one image still needs shape (1,): .squeeze() drops that dimension too"
+            if shape in ((), (1,)):
+                return "one slant per image: sum over each image's pixels, dim=(-2, -1), not over the whole batch"
+            if len(shape) > 1 and shape[0] == b and math.prod(shape) == b:
+                return "one number per image, shape (B,): sum over dim=(-3, -2, -1), or .flatten() the result"
+            return "sum each image over its rows and columns, dim=(-2, -1), to get one number per image"
+
+        got, problem = _tensor_answer(got, (b,), run, shape_hint)
+        if problem:
+            return run.result(False, f"for {b} image{'s' * (b != 1)} ({name}): {problem}")
+        ok = _close(got, expected, SLANT_ATOL, SLANT_RTOL, expected.abs())
+        if bool(ok.all()):
+            continue
+        value = got.detach().double()
+        r = _first_bad(ok)[0]
+        return run.result(
+            False,
+            f"for {name}, image {r}: you give {_fmt(value[r].item())}, expected {_fmt(expected[r].item())}. "
+            f"Hint: {_slant_hint(images, value)}",
+        )
+    return run.result(
+        True, "Your slant matches -mu11 / mu02 on every image: positive leaning right, negative leaning left."
+    )
+
+
+def _slant_hint(images: torch.Tensor, value: torch.Tensor) -> str:
+    """The hint for ``value``, wrong on ``images``: the first wrong formula it matches on every image."""
+    p = images.double()[:, 0]
+    mu20, mu02, mu11 = _moments_of(p)
+    expected = -mu11 / mu02
+    _, raw02, raw11 = _moments_of(p, "none")
+    _, mid02, mid11 = _moments_of(p, "middle")
+    _, b02, b11 = _moments_of((p > 0.5).double())
+    swapped = (
+        "divide by mu02, the spread down the rows; x is the column index and y the row index (not the other way round)."
+    )
+    angle = "the slant is the shear itself, -mu11 / mu02 (pixels right per pixel up), not its angle"
+    patterns = [
+        (
+            -expected,
+            "rows count downwards (y is the row index), so a stroke leaning right has mu11 < 0: slant = -mu11 / mu02.",
+        ),
+        (-mu11 / mu20, swapped),
+        (mu11 / mu20, swapped),
+        (
+            -raw11 / raw02,
+            "centre the moments on the ink's centre of mass first: mu11 = sum p (x - cx)(y - cy) / sum p.",
+        ),
+        (
+            -mid11 / mid02,
+            "centre on the ink's own centre of mass, cx = sum p x / sum p (and cy alike), not on the middle of the image.",
+        ),
+        (torch.atan(expected), f"{angle} atan(-mu11 / mu02)."),
+        (torch.atan(expected) * 180 / math.pi, f"{angle} in degrees."),
+        (
+            -mu11 / (mu20 * mu02).sqrt(),
+            "that is the correlation of x and y; the slant divides by mu02 alone: -mu11 / mu02.",
+        ),
+        (-b11 / b02, "weigh each pixel by its grey value, p; do not threshold the image."),
+    ]
+    hint = next(
+        (h for t, h in patterns if bool(_close(value, t, SLANT_ATOL, SLANT_RTOL, t.abs()).all())),
+        None,
+    )
+    if hint:
+        return hint
+    if len(value) > 1 and bool((value == value[0]).all()) and not bool((expected == expected[0]).all()):
+        return "every image gets the same slant: each has its own moments, sums over its own pixels (dim=(-2, -1)), not the whole batch's."
+    if not bool(torch.isfinite(value).all()):
+        return "inf or nan: divide by the mass and by mu02, both positive for an image with ink; check for a division by a raw coordinate."
+    return (
+        "slant = -mu11 / mu02, with x the column index, y the row index, the pixels as weights, and the moments "
+        "centred on the ink's centre of mass (cx, cy)."
+    )
+
+
+def _direction_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randn(40, 3, generator=g)
+    cases = [
+        (
+            "one digit",
+            codes,
+            codes @ torch.tensor([1.0, 0.5, 0.0]) + 0.1 * torch.randn(40, generator=g),
+            torch.full((40,), 3),
+        )
+    ]
+    # three digits of unequal counts, each shifted along its own direction and with values of its own level:
+    # pooled over the digits, the direction points from one digit to another rather than along w
+    counts, digits = (40, 12, 5), (1, 4, 7)
+    labels = torch.cat([torch.full((n,), d) for n, d in zip(counts, digits)])
+    offsets = 4 * torch.randn(3, 4, generator=g)
+    base = torch.randn(len(labels), 4, generator=g)
+    level = torch.repeat_interleave(torch.tensor([0.0, 5.0, 10.0]), torch.tensor(counts))
+    values = base @ torch.tensor([0.0, 1.0, -1.0, 0.5]) + level + 0.2 * torch.randn(len(labels), generator=g)
+    shift = torch.repeat_interleave(offsets, torch.tensor(counts), dim=0)
+    cases.append(("three digits of 40, 12 and 5 images, each shifted", base + shift, values, labels))
+    for seed, (n, d, present) in zip(CHECK_SEEDS, ((500, 16, 10), (61, 2, 5), (2000, 5, 8))):
+        g = torch.Generator().manual_seed(seed)
+        digits = torch.randperm(10, generator=g)[:present]
+        share = torch.rand(present - 1, generator=g) + 0.2  # unequal counts, and one digit with a single image
+        labels = torch.cat([digits[torch.multinomial(share, n - 1, replacement=True, generator=g)], digits[-1:]])
+        codes = (
+            torch.randn(n, d, generator=g) * (0.5 + torch.rand(d, generator=g))
+            + 3 * torch.randn(10, d, generator=g)[labels]
+        )
+        w, w2 = torch.randn(d, generator=g), torch.randn(d, generator=g)
+        values = codes @ w + 0.3 * (codes @ w2).pow(2) + 2 * labels.float() + 0.5 * torch.randn(n, generator=g)
+        cases.append((f"random codes (seed {seed})", codes, values, labels))
+    return cases
+
+
+def check_attribute_direction(
+    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], *, quiet: bool = False
+) -> bool:
+    """``fn(codes, values, labels)`` must give the unit vector ``(D,)`` along which ``values`` grows (notebook 07):
+    within each digit label, the mean code of the quarter of its images with the largest values minus that of
+    the quarter with the smallest (``k = max(1, int(n * 0.25))`` images each), averaged over the labels present
+    (each counts once), normalized to length 1. Checked against ``attributes.direction(..., method="means")``
+    in float64 on one digit, on three digits of unequal counts shifted apart, and on random codes (N from 61 to
+    2000, D from 2 to 16, 5 to 10 digits of unequal counts, one of them a single image), within
+    ``DIRECTION_ATOL`` per entry."""
+    return _report(_safely(_direction, fn), quiet)
+
+
+def _direction_crash_hint(err: Exception) -> str | None:
+    text = str(err)
+    if "must match the size of tensor" in text or "shape mismatch" in text:
+        return (
+            "select one digit's images with a mask, m = labels == c, then codes[m] (n, D) and values[m] (n,) line up; "
+            "sort the values with values[m].argsort() and pick codes by those positions."
+        )
+    return None
+
+
+def _group_differences(
+    codes: torch.Tensor, values: torch.Tensor, labels: torch.Tensor | None, pick: Callable[[int], tuple[int, int]]
+) -> list[tuple[int, torch.Tensor]]:
+    """``(n, mean code of the top images - mean code of the bottom images)`` for each label (float64), the numbers
+    of top and bottom images given by ``pick(n)``: the reference and the wrong formulas of the hints."""
+    out = []
+    groups = (
+        [torch.arange(len(codes))] if labels is None else [(labels == c).nonzero().flatten() for c in labels.unique()]
+    )
+    for g in groups:
+        order = g[values[g].argsort()]
+        top, bottom = pick(len(g))
+        out.append((len(g), codes[order[len(g) - top :]].mean(0) - codes[order[:bottom]].mean(0)))
+    return out
+
+
+def _unit(w: torch.Tensor) -> torch.Tensor:
+    return w / w.norm()
+
+
+def _quarters(n: int) -> tuple[int, int]:
+    k = max(1, int(n * 0.25))
+    return k, k
+
+
+def _direction(fn: Any) -> _Result:
+    run = _Run()
+    for name, codes, values, labels in _direction_cases():
+        c, v = codes.double(), values.double()
+        expected = _unit(torch.stack([d for _, d in _group_differences(c, v, labels, _quarters)]).mean(0))
+        got, problem = _call(fn, codes.clone(), values.clone(), labels.clone(), hint=_direction_crash_hint)
+        if problem:
+            return run.result(False, problem)
+        n, d = codes.shape
+        present = len(labels.unique())
+
+        def shape_hint(shape: tuple, n=n, d=d, present=present) -> str | None:
+            if shape == (1, d):
+                return "return the vector itself, shape (D,), not a row (1, D)"
+            if len(shape) == 2 and shape[1] == d:
+                return f"average the {present} digits' differences into one vector, .mean(dim=0)"
+            if shape in ((), (1,)):
+                return "return the direction, a vector of D numbers, not its length or a single number"
+            return "one entry per latent dimension, shape (D,)"
+
+        got, problem = _tensor_answer(got, (d,), run, shape_hint)
+        if problem:
+            return run.result(
+                False, f"for codes of shape ({n}, {d}) of {present} digit{'s' * (present > 1)}: {problem}"
+            )
+        ok = _close(got, expected, DIRECTION_ATOL, 0.0, expected.abs())
+        if bool(ok.all()):
+            continue
+        value = got.detach().double()
+        i = _first_bad(ok)[0]
+        return run.result(
+            False,
+            f"for {name} (codes of shape ({n}, {d}), {present} digit{'s' * (present > 1)}), entry {i} is "
+            f"{_fmt(value[i].item())}, expected {_fmt(expected[i].item())}. Hint: {_direction_hint(c, v, labels, value)}",
+        )
+    return run.result(
+        True,
+        "Your direction matches: the top quarter minus the bottom quarter within each digit, averaged, as a unit vector.",
+    )
+
+
+def _direction_hint(codes: torch.Tensor, values: torch.Tensor, labels: torch.Tensor, value: torch.Tensor) -> str:
+    """The hint for ``value``, wrong on these inputs: the first wrong formula it matches."""
+    quarters = _group_differences(codes, values, labels, _quarters)
+    mean = torch.stack([d for _, d in quarters]).mean(0)
+    expected = _unit(mean)
+    counts = torch.tensor([n for n, _ in quarters], dtype=torch.float64)
+
+    def by(pick: Callable[[int], tuple[int, int]], labels=labels) -> torch.Tensor:
+        return _unit(torch.stack([d for _, d in _group_differences(codes, values, labels, pick)]).mean(0))
+
+    quarter = "compare the top quarter of each digit's images with its bottom quarter,"
+    patterns = [
+        (mean, "normalize the result to length 1: w / w.norm()."),
+        (
+            -expected,
+            "top minus bottom: the mean code of the images with the largest values minus that of the smallest.",
+        ),
+        (
+            by(_quarters, None),
+            "work within each digit: the top and bottom quarter of each label's images, one difference per label, "
+            "then their mean; pooled over all images, the direction also turns one digit into another.",
+        ),
+        (
+            _unit(torch.stack([_unit(d) if d.norm() > 0 else d for _, d in quarters]).mean(0)),
+            "average the digits' differences as they are, then normalize once at the end.",
+        ),
+        (
+            _unit((counts[:, None] * torch.stack([d for _, d in quarters])).sum(0)),
+            "average the digits' differences with equal weights: each digit counts once, whatever its number of images.",
+        ),
+        (
+            by(lambda n: (max(1, int(n * 0.25)), max(1, n - max(1, int(n * 0.25))))),
+            f"{quarter} not with all the rest (or all the images).",
+        ),
+        (by(lambda n: (max(1, n // 2), max(1, n // 2))), f"{quarter} not halves (a median split)."),
+        (by(lambda n: (max(1, n // 2), max(1, n - n // 2))), f"{quarter} not halves (a median split)."),
+        (
+            by(lambda n: (max(1, math.ceil(n / 4)),) * 2),
+            "k = max(1, int(n * 0.25)) images at each end: int() rounds down.",
+        ),
+        (by(lambda n: (max(1, round(n / 4)),) * 2), "k = max(1, int(n * 0.25)) images at each end: int() rounds down."),
+    ]
+    hint = next(
+        (h for t, h in patterns if bool(_close(value, t, DIRECTION_ATOL, 0.0, t.abs()).all())),
+        None,
+    )
+    if hint:
+        return hint
+    if not bool(torch.isfinite(value).all()):
+        return (
+            "nan: the mean of no codes. A digit with fewer than 4 images has int(n * 0.25) = 0, so take "
+            "k = max(1, int(n * 0.25)); and loop over the labels present, labels.unique(), not range(10)."
+        )
+    return (
+        "for each label c present (labels.unique()): sort that digit's values, take the mean code of its k = "
+        "max(1, int(n * 0.25)) largest minus that of its k smallest; average these differences, then divide by the norm."
+    )
+
+
+def _style_models() -> dict[int, ConditionalVAE]:
+    """Small untrained conditional VAEs, latent 2 and 3, drawn without touching the notebook's random stream."""
+    models = {}
+    for seed, latent in zip(CHECK_SEEDS, (3, 2)):
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            models[latent] = ConditionalVAE(latent_dim=latent, hidden_dims=(16,)).eval()
+    return models
+
+
+def _style_cases() -> list[tuple[str, ConditionalVAE, torch.Tensor, int]]:
+    models = _style_models()
+    g = torch.Generator().manual_seed(0)
+    strokes = attributes.draw_strokes(torch.tensor([[8.0, 6.0], [20.0, 8.0], [10.0, 22.0]]))
+    return [
+        ("a 3-D model, a bar labelled 7", models[3], attributes.bar(3.0, 18.0, shear=0.3), 7),
+        ("a 3-D model, strokes labelled 2", models[3], strokes, 2),
+        ("a 2-D model, a random image labelled 0", models[2], torch.rand(1, 28, 28, generator=g), 0),
+        ("a 2-D model, a bar labelled 9", models[2], attributes.bar(4.0, 16.0, shear=-0.2), 9),
+    ]
+
+
+def check_style_sheet(fn: Callable[[ConditionalVAE, torch.Tensor, int], torch.Tensor], *, quiet: bool = False) -> bool:
+    """``fn(cvae, image, label)`` must write the style of ``image`` ``(1, 28, 28)`` as every digit (notebook 07):
+    encode it with its own ``label``, take the mean code ``mu`` (no sample), decode it with each label 0 to 9 in
+    order, and return pixel probabilities ``(10, 1, 28, 28)``. Checked against the same steps in float64 on small
+    untrained ``ConditionalVAE`` models (latent 2 and 3) and four images (labels 7, 2, 0 and 9), within
+    ``STYLE_SHEET_ATOL``; each call gets its own copy of the model, and the random stream is seeded inside
+    and restored afterwards."""
+    return _report(_safely(_style_sheet_check, fn), quiet)
+
+
+def _style_sheet_crash_hint(err: Exception) -> str | None:
+    text = str(err)
+    if "y must be a tensor" in text:
+        return "the model takes labels as a tensor, one per image or code: torch.tensor([label]) and torch.arange(10)."
+    if "single image" in text or "must be shaped (B" in text:
+        return "encode takes a batch: image.reshape(1, -1) (or image[None]) is a batch of one image."
+    if "y must hold one label per" in text:
+        return "one label per row: encode with torch.tensor([label]) (1 image), decode 10 copies of mu with torch.arange(10)."
+    if "expanded size" in text:
+        return "mu has shape (1, latent_dim): mu.expand(10, -1) (or mu.repeat(10, 1)) works whatever the model's latent size."
+    if "numpy() on Tensor that requires grad" in text:
+        return "decode inside `with torch.no_grad():` (or .detach() the result) before turning it into NumPy."
+    return None
+
+
+def _style_sheet_check(fn: Any) -> _Result:
+    with torch.random.fork_rng(devices=[]):  # an answer that samples gets the same noise at every check
+        torch.default_generator.manual_seed(0)
+        return _style_sheet_steps(fn)
+
+
+def _style_sheet_steps(fn: Any) -> _Result:
+    run = _Run()
+    for name, model, image, label in _style_cases():
+        double = copy.deepcopy(model).double()
+        expected = _style_sheet(double, image.double(), label)
+        got, problem = _call(fn, copy.deepcopy(model), image.clone(), label, hint=_style_sheet_crash_hint)
+        if problem:
+            return run.result(False, problem)
+        if isinstance(got, tuple) and len(got) == 3:
+            return run.result(
+                False,
+                f"for {name}: you give {_describe(got)}. Hint: cvae(x, y) returns (logits, mu, logvar) and decodes a "
+                "sample; call cvae.encode and cvae.decode yourself, and return the one tensor of images.",
+            )
+
+        def shape_hint(shape: tuple) -> str | None:
+            if shape == (10, 784):
+                return "decode already returns images (10, 1, 28, 28): keep that shape, or .view(10, 1, 28, 28)"
+            if shape == (10, 28, 28):
+                return "keep the channel dimension: (10, 1, 28, 28), as decode returns it"
+            if shape in ((1, 1, 28, 28), (1, 28, 28), (1, 784)):
+                return "one image per digit: decode the same code with each of the 10 labels, torch.arange(10)"
+            if math.prod(shape) == 10 * 784:
+                return "return decode's images as they are, (10, 1, 28, 28), one row per digit"
+            return None
+
+        got, problem = _tensor_answer(got, (10, 1, 28, 28), run, shape_hint)
+        if problem:
+            return run.result(False, f"for {name}: {problem}")
+        ok = _close(got, expected, STYLE_SHEET_ATOL, 0.0, expected.abs())
+        if bool(ok.all()):
+            continue
+        value = got.detach().double()
+        r, _, i, j = _first_bad(ok)
+        hint = _style_sheet_hint(double, image.double(), label, value)
+        if hint is None:
+            again, _ = _call(fn, copy.deepcopy(model), image.clone(), label)
+            again, _ = _tensor_answer(again, (10, 1, 28, 28), _Run()) if again is not None else (None, None)
+            if again is not None and not torch.equal(again.detach().double(), value):
+                hint = (
+                    "your sheet changes from call to call: decode the mean code mu itself, not a sample "
+                    "(no reparameterize, torch.randn or model(x, y), which samples)."
+                )
+            elif not bool(((value >= 0) & (value <= 1)).all()):
+                hint = "decode returns logits: apply torch.sigmoid to get pixel probabilities in [0, 1]."
+            else:
+                hint = (
+                    "mu, _ = cvae.encode(image.reshape(1, -1), torch.tensor([label])); then "
+                    "torch.sigmoid(cvae.decode(mu.expand(10, -1), torch.arange(10)))."
+                )
+        return run.result(
+            False,
+            f"for {name}, digit {r}, pixel ({i}, {j}): you give {_fmt(value[r, 0, i, j].item())}, expected "
+            f"{_fmt(expected[r, 0, i, j].item())}. Hint: {hint}",
+        )
+    return run.result(True, "Your style sheet matches: one code, its mean, written as every digit in turn.")
+
+
+def _style_sheet_hint(cvae: ConditionalVAE, image: torch.Tensor, label: int, value: torch.Tensor) -> str | None:
+    """The hint for ``value``, wrong for ``image``: the first wrong formula it matches, else None."""
+    digits = torch.arange(cvae.num_classes)
+    with torch.no_grad():
+        x = image.reshape(1, -1)
+        mu = cvae.encode(x, torch.tensor([label]))[0]
+        logits = cvae.decode(mu.expand(len(digits), -1), digits)
+        with_zero = torch.sigmoid(cvae.decode(cvae.encode(x, torch.tensor([0]))[0].expand(len(digits), -1), digits))
+        each = torch.sigmoid(cvae.decode(cvae.encode(x.expand(len(digits), -1), digits)[0], digits))
+        own = torch.sigmoid(cvae.decode(mu, torch.tensor([label]))).expand(len(digits), -1, -1, -1)
+    sheet = torch.sigmoid(logits)
+    patterns = [
+        (logits, "decode returns logits: apply torch.sigmoid to get pixel probabilities in [0, 1]."),
+        (with_zero, "encode the image with its own label, torch.tensor([label]), not label 0."),
+        (
+            each,
+            "encode once, with the image's own label, and decode that one code with every label: the style "
+            "stays, the digit changes.",
+        ),
+        (sheet.flip(0), "row i must be digit i: decode with torch.arange(10), from 0 to 9."),
+        (own, "decode the code with each label 0 to 9 in turn, torch.arange(10), not only with the image's own."),
+        (torch.sigmoid(sheet), "apply torch.sigmoid once: decode gives logits, sigmoid turns them into probabilities."),
+    ]
+    return next((h for t, h in patterns if bool(_close(value, t, STYLE_SHEET_ATOL, 0.0, t.abs()).all())), None)
+
+
+def _auroc_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    same = torch.randn(8, generator=g)
+    cases = [  # the fixed cases first, never two sets of one length but the identical ones
+        ("two separated sets", torch.randn(7, generator=g), 10 + torch.randn(5, generator=g)),
+        ("two sets the wrong way round", 10 + torch.randn(6, generator=g), torch.randn(9, generator=g)),
+        ("identical sets", same, same.clone()),
+        (
+            "whole-number scores, many ties",
+            torch.randint(0, 5, (40,), generator=g).float(),
+            torch.randint(1, 6, (60,), generator=g).float(),
+        ),
+        ("one inside score against 5000 outside", torch.randn(1, generator=g), torch.randn(5000, generator=g)),
+    ]
+    for seed, (n_in, n_out, shift) in zip(CHECK_SEEDS, ((2000, 3000, 0.5), (300, 50, 1.5), (20, 700, -0.3))):
+        g = torch.Generator().manual_seed(seed)
+        inside, outside = torch.randn(n_in, generator=g), shift + torch.randn(n_out, generator=g)
+        cases.append((f"random normal scores shifted by {shift} (seed {seed})", inside, outside))
+    return cases
+
+
+def check_auroc(fn: Callable[[torch.Tensor, torch.Tensor], float], *, quiet: bool = False) -> bool:
+    """``fn(inside, outside)`` must give the area under the ROC curve, one number (notebook 07): the share of
+    the pairs (an inside score, an outside score) in which the outside score is larger, ties counted half.
+    Checked against a count of every pair in float64 on two separated sets (1), the same the wrong way round (0),
+    identical sets (0.5), whole-number scores with many ties, 1 score against 5000, and random normal scores
+    (up to 2000 x 3000), within ``AUROC_ATOL``. A Python float, a NumPy number or a 0-d tensor are all fine."""
+    return _report(_safely(_auroc, fn), quiet)
+
+
+def _auroc_crash_hint(err: Exception) -> str | None:
+    if "must match the size of tensor" in str(err):
+        return (
+            "compare every inside score with every outside score: outside[None, :] > inside[:, None] is a "
+            "(len(inside), len(outside)) table of all the pairs."
+        )
+    return None
+
+
+def _number(value: Any, run: _Run) -> tuple[float | None, str | None]:
+    """The answer as a float, or ``(None, a hint)``; a one-element tensor or array of shape (1,) is noted and read."""
+    original = value
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        if (value.numel() if isinstance(value, torch.Tensor) else value.size) != 1:
+            return None, f"you give {_describe(value)}; return one number."
+        if value.ndim:
+            run.note(f"(your answer was {_describe(value)}; read as one number)")
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, f"you give {_describe(original)}; return one number."
+    if not math.isfinite(value):
+        return None, f"you give {value}. Hint: a share of pairs is a number from 0 to 1; check for a division by 0."
+    return float(value), None
+
+
+def _auroc(fn: Any) -> _Result:
+    run = _Run()
+    for name, inside, outside in _auroc_cases():
+        a, b = inside.double(), outside.double()
+        pairs = len(a) * len(b)  # every pair counted (exactly, in int64), then the shares in float64
+        greater = int((b[None, :] > a[:, None]).sum()) / pairs
+        equal = int((b[None, :] == a[:, None]).sum()) / pairs
+        expected = greater + 0.5 * equal
+        got, problem = _call(fn, inside.clone(), outside.clone(), hint=_auroc_crash_hint)
+        if problem:
+            return run.result(False, problem)
+        where = f"{len(inside)} inside and {len(outside)} outside scores"
+        got, problem = _number(got, run)
+        if problem:
+            return run.result(False, f"for {where}: {problem}")
+        if abs(got - expected) <= AUROC_ATOL:
+            continue
+        n_in, n_out = len(inside), len(outside)
+        ties = "ties count half: the share of pairs with outside > inside, plus half the share with outside == inside."
+        share = f"divide the count of pairs by their number, len(inside) * len(outside) = {pairs}"
+        patterns = [
+            (greater + equal, ties),
+            (greater, ties),
+            (
+                1 - expected,
+                "outside scores should be larger: count the pairs with outside > inside, not inside > outside.",
+            ),
+            (
+                1 - greater,
+                "outside scores should be larger: count the pairs with outside > inside, not inside > outside.",
+            ),
+            (expected * pairs, f"that is the number of pairs; {share}."),
+            (expected * n_out, f"{share}, not by len(inside)."),
+            (expected * n_in, f"{share}, not by len(outside)."),
+            (expected * pairs / (n_in + n_out), f"{share}, not by the number of scores."),
+        ]
+        hint = next(
+            (h for p, h in patterns if abs(got - p) <= AUROC_ATOL),
+            "count the pairs (an inside score, an outside score) in which the outside score is larger, add half the "
+            "ties, and divide by len(inside) * len(outside).",
+        )
+        return run.result(False, f"for {name} ({where}): you give {_fmt(got)}, expected {_fmt(expected)}. Hint: {hint}")
+    return run.result(True, "Your AUROC matches a count of every pair, ties counted half.")
+
+
 # --------------------------------------------------------------------------- the course's own versions
 
 
@@ -1457,6 +2042,18 @@ def _iwae_estimate(log_weights: torch.Tensor) -> torch.Tensor:
     return bounds.log_mean_exp(log_weights, dim=0)
 
 
+def _attribute_direction(codes: torch.Tensor, values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return attributes.direction(codes, values, labels, method="means")
+
+
+def _style_sheet(cvae: ConditionalVAE, image: torch.Tensor, label: int) -> torch.Tensor:
+    with torch.no_grad():
+        mu, _ = cvae.encode(image.reshape(1, -1), torch.tensor([int(label)], device=image.device))
+        return torch.sigmoid(
+            cvae.decode(mu.expand(cvae.num_classes, -1), torch.arange(cvae.num_classes, device=image.device))
+        )
+
+
 # exercise function name -> (the course's version, its check)
 REFERENCES: dict[str, tuple[Callable, Callable[[Callable], bool]]] = {
     "bce_with_logits": (_bce_with_logits, check_bce_with_logits),
@@ -1464,6 +2061,10 @@ REFERENCES: dict[str, tuple[Callable, Callable[[Callable], bool]]] = {
     "reparameterize": (MLPVAE.reparameterize, check_reparameterize),
     "kl_divergence": (losses.kl_divergence, check_kl),
     "iwae_estimate": (_iwae_estimate, check_iwae_estimate),
+    "slant": (attributes.slant, check_slant),
+    "attribute_direction": (_attribute_direction, check_attribute_direction),
+    "style_sheet": (_style_sheet, check_style_sheet),
+    "auroc": (anomaly.auroc, check_auroc),
 }
 
 # what the checks above run, returning a _Result; and for the functions the notebooks train with, small
@@ -1474,7 +2075,12 @@ _VERDICTS: dict[str, Callable[[Any], _Result]] = {
     "reparameterize": _reparameterize_check,
     "kl_divergence": _kl,
     "iwae_estimate": _iwae,
+    "slant": _slant,
+    "attribute_direction": _direction,
+    "style_sheet": _style_sheet_check,
+    "auroc": _auroc,
 }
+_NUMBERS = {"auroc"}  # exercise functions that return one number, not a tensor
 _TRAINED_WITH = {
     "bce_with_logits": lambda: (torch.tensor([[-2.0, 0.5, 3.0]]), torch.tensor([[0.0, 0.4, 1.0]])),
     "kl_divergence": lambda: (torch.tensor([[-1.0, 0.5, 2.0]]), torch.tensor([[0.3, -1.0, 1.5]])),
@@ -1499,6 +2105,18 @@ def _converting(fn: Callable) -> Callable:
         if problem:
             return value
         return tensor.to(like.device, like.dtype) if like is not None else tensor
+
+    return converted
+
+
+def _as_number(fn: Callable) -> Callable:
+    """``fn`` whose one-number answer (a one-element tensor or array) comes back as a Python float."""
+
+    @functools.wraps(fn)
+    def converted(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        number, problem = _number(value, _Run())
+        return value if problem else number
 
     return converted
 
@@ -1529,7 +2147,8 @@ def yours_or_reference(name: str, fn: Callable) -> Callable:
             contextlib.redirect_stderr(io.StringIO()),
         ):
             result = _safely(_VERDICTS[name], fn)
-            mine = _converting(fn) if result.ok and result.converted else fn
+            wrap = _as_number if name in _NUMBERS else _converting
+            mine = wrap(fn) if result.ok and result.converted else fn
             blocked = result.ok and name in _TRAINED_WITH and not _passes_gradients(mine, _TRAINED_WITH[name]())
     except Exception:  # nothing the learner wrote may stop the notebook here
         result, blocked = _Result(False, ""), False
