@@ -26,7 +26,15 @@ from vae_helpers.checkpoints import CheckpointError, load_checkpoint
 from vae_helpers.data import Split, load_split
 from vae_helpers.mnist import MNISTNotFoundError
 from vae_helpers.utils import configure_threads
-from vae_helpers.widgets import Interpolation, LatentExplorer, LatentSliders, ModelSwitcher, vae_pictures
+from vae_helpers.widgets import (
+    AttributeSlider,
+    Interpolation,
+    LatentExplorer,
+    LatentSliders,
+    ModelSwitcher,
+    StyleExplorer,
+    vae_pictures,
+)
 
 SINGLE = (15.0, 30.0)  # target median, 95th percentile (ms) for one digit
 GRID = (60.0, 60.0)
@@ -159,6 +167,34 @@ def main() -> None:
         switcher.slider.value = options[(options.index(switcher.slider.value) + 1) % len(options)]
 
     report(rows, "ModelSwitcher, 4 betas (slider move: swap 3 PNGs)", "grid", measure(args.moves, next_beta))
+    # notebook 07's panels: random unit directions and an untrained judge and conditional VAE of the course's
+    # sizes (the arithmetic, so the time, does not depend on the weights)
+    from vae_helpers.judge import DigitClassifier
+    from vae_helpers.models import ConditionalVAE
+
+    g = torch.Generator().manual_seed(0)
+    directions = {name: torch.randn(vae.latent_dim, generator=g) for name in ("ink", "thickness", "slant", "width")}
+    judge = DigitClassifier().eval()
+    attribute = AttributeSlider(vae, split, directions, classifier=judge)
+    report(
+        rows,
+        "AttributeSlider, 20-D VAE + judge (strength slider move)",
+        "digit",
+        measure(args.moves, slider_move([attribute.slider])),
+    )
+    report(
+        rows,
+        "AttributeSlider, 20-D VAE + judge (new test digit: encode once)",
+        "digit",
+        measure(args.moves, lambda g: setattr(attribute.index, "value", int(torch.randint(n, (1,), generator=g)))),
+    )
+    style = StyleExplorer(ConditionalVAE().eval(), split, classifier=judge)
+    report(
+        rows,
+        "StyleExplorer, conditional VAE + judge (new test digit: 10 digits)",
+        "grid",
+        measure(args.moves, lambda g: setattr(style.index, "value", int(torch.randint(n, (1,), generator=g)))),
+    )
     build = measure(5, lambda g: vae_pictures(vae_2d, split, images), warmup=1)
     print(
         f"\n(not interactive) rendering one model's 3 pictures for ModelSwitcher.for_vaes, 10,000 test codes: "

@@ -7,18 +7,19 @@ by its box as ipywidgets 8 stretches a plain ``Image``) on a 1366 x 768 laptop s
 
 - A private JupyterLab server on a free localhost port, serving a copy of notebook 04 from a temporary
   folder (autosave is off too, so the committed notebook is never touched), with its own settings,
-  workspaces, config, data and runtime folders, no token, and fast mode (``VAE_FAST=1``). Three cells are
+  workspaces, config, data and runtime folders, no token, and fast mode (``VAE_FAST=1``). Four cells are
   added at the end of the copy: a ``ModelSwitcher`` of notebook 04's two VAEs (notebook 05's panel, whose
-  beta sweep would take minutes to train), a ``PosteriorExplorer`` of its 2-D VAE (notebook 06's panel) and
-  notebook 00's widget cell, as notebook 00 has it.
+  beta sweep would take minutes to train), a ``PosteriorExplorer`` of its 2-D VAE (notebook 06's panel), a
+  ``StyleExplorer`` of a small untrained ``ConditionalVAE`` (notebook 07's panel; training one is not what
+  is checked here) and notebook 00's widget cell, as notebook 00 has it.
 - Chromium through Playwright's Python package (the system Chromium, ``/usr/bin/chromium`` or
   ``$VAE_CHROMIUM``; Playwright's own browser downloads are not used), in a 1366 x 768 window, runs all
   cells once for both tests: one drags the first slider of the first ``.vae-latent-sliders`` panel and
   waits for the decoded image to change; the other measures every panel's pictures.
 - Screenshots go to ``$VAE_TEST_ARTIFACTS`` or ``test-artifacts/``: each panel (``latent_sliders.png``
   after the drag, ``latent_explorer_1.png``, ``latent_explorer_2.png``, ``interpolation.png``,
-  ``model_switcher.png``, ``posterior_explorer.png`` after typing a digit's number into its box,
-  ``notebook_00_digit.png``), and the page on failure (``browser_failure.png``).
+  ``model_switcher.png``, ``posterior_explorer.png`` and ``style_explorer.png`` after typing a digit's
+  number into their boxes, ``notebook_00_digit.png``), and the page on failure (``browser_failure.png``).
 
 Skips without Chromium or Playwright, unless ``VAE_REQUIRE_BROWSER=1`` (CI), where that is a failure.
 """
@@ -60,6 +61,14 @@ ModelSwitcher.for_vaes({2: vae_2d, 20: vae}, mnist.test, x_test, description="la
 POSTERIOR_CELL = """from vae_helpers.widgets import PosteriorExplorer
 
 PosteriorExplorer(vae_2d, mnist.test, index=3)"""
+# notebook 07's panel, on a small untrained conditional VAE (fast: the browser checks the wiring, not the model)
+STYLE_CELL = """import torch
+
+from vae_helpers.models import ConditionalVAE
+from vae_helpers.widgets import StyleExplorer
+
+torch.manual_seed(0)
+StyleExplorer(ConditionalVAE(latent_dim=2, hidden_dims=(16,)).eval(), mnist.test, index=3)"""
 
 # Each panel: (CSS class of its root box, screenshot names in page order).
 PANELS = {
@@ -68,6 +77,7 @@ PANELS = {
     "interpolation": (".vae-interpolation", ["interpolation"]),
     "model_switcher": (".vae-model-switcher-panel", ["model_switcher"]),
     "posterior_explorer": (".vae-posterior-panel", ["posterior_explorer"]),
+    "style_explorer": (".vae-style-panel", ["style_explorer"]),
 }
 
 
@@ -82,10 +92,10 @@ def notebook_00_widget_cell() -> str:
 
 
 def notebook_with_extra_cells(source: Path, target: Path) -> None:
-    """Copy notebook ``source`` to ``target`` with ``SWITCHER_CELL``, ``POSTERIOR_CELL`` and notebook 00's widget cell
-    at the end."""
+    """Copy notebook ``source`` to ``target`` with ``SWITCHER_CELL``, ``POSTERIOR_CELL``, ``STYLE_CELL`` and notebook
+    00's widget cell (last: the checks find it as the last code cell) at the end."""
     nb = json.loads(source.read_text(encoding="utf-8"))
-    for k, code in enumerate((SWITCHER_CELL, POSTERIOR_CELL, notebook_00_widget_cell())):
+    for k, code in enumerate((SWITCHER_CELL, POSTERIOR_CELL, STYLE_CELL, notebook_00_widget_cell())):
         nb["cells"].append(
             {
                 "cell_type": "code",
@@ -590,6 +600,27 @@ def _pick_a_posterior_digit(page, index: int = 17) -> None:
     _log(f"posterior panel: digit #{index} drawn; {status.inner_text()}")
 
 
+def _pick_a_style_digit(page, index: int = 17) -> None:
+    """Type a test digit's number into the style panel's box and wait until the kernel has written that
+    digit's style as 0-9: a new ``vae-style-image`` picture and a status line naming the digit."""
+    panel = page.locator(".vae-style-panel").first
+    panel.scroll_into_view_if_needed()
+    image = panel.locator("img.vae-style-image").first
+    status = panel.locator(".vae-status").first
+    before = image.get_attribute("src")
+    box = panel.locator(".vae-style-index input").first
+    box.fill(str(index))
+    box.press("Enter")
+    deadline = time.time() + IMAGE_TIMEOUT
+    while image.get_attribute("src") == before or f"#{index} " not in status.inner_text():
+        if time.time() > deadline:
+            pytest.fail(
+                f"typing {index} into the style panel's box did not draw a new picture: {status.inner_text()!r}"
+            )
+        time.sleep(0.2)
+    _log(f"style panel: digit #{index} drawn; {status.inner_text()}")
+
+
 def _look_at_every_panel(page, artifacts: Path) -> None:
     """Screenshot each panel and notebook 00's widget at laptop size; check every picture's size on screen
     and that every dropdown shows a label."""
@@ -598,6 +629,7 @@ def _look_at_every_panel(page, artifacts: Path) -> None:
     _log(f"window {LAPTOP['width']} x {LAPTOP['height']}; a cell's output area is {width:.0f} px wide")
     _type_a_start_index(page)  # so the interpolation's dropdowns show both kinds of label: "by index" and "first 0"
     _pick_a_posterior_digit(page)  # so the posterior panel shows a digit picked in the browser
+    _pick_a_style_digit(page)  # and the style panel too
     problems, digits_in = (
         [],
         {
@@ -606,6 +638,7 @@ def _look_at_every_panel(page, artifacts: Path) -> None:
             "interpolation": 2,
             "model_switcher": 0,
             "posterior_explorer": 0,
+            "style_explorer": 0,
         },
     )
     for kind, (selector, shots) in PANELS.items():

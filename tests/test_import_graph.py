@@ -41,6 +41,7 @@ WITHIN_LAYER = {
     ("plotting", "bounds"),  # plot_posterior draws the contours of a bounds.Posterior
     ("memorize", "zoo"),  # notebook 02's capacity sweep caches its models like every other training cell
     ("judge", "zoo"),  # the digit classifier that scores samples is cached like every other course model
+    ("widgets", "judge"),  # notebook 07's panels say what the digit judge reads in the pictures they draw
     ("exercises", "anomaly"),  # notebook 07's AUROC exercise falls back on the course's own anomaly.auroc
 }
 

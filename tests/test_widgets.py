@@ -551,3 +551,242 @@ def test_posterior_explorer_needs_a_2d_vae(split, vae):
         PosteriorExplorer(vae, split)
     with pytest.raises(TypeError, match=r"data\.Split"):
         PosteriorExplorer(model("vae", 2), split.x())
+
+
+# --------------------------------------------------------------------------- notebook 07: attributes and style
+
+
+@pytest.fixture(scope="module")
+def bars():
+    """A small test split of strokes with known geometry (widths 1.5-4 pixels, slants -0.3 to +0.3), labelled 0-9."""
+    from vae_helpers.attributes import bar
+
+    strokes = [bar(1.5 + (k % 6) * 0.5, 16 + k % 5, shear=-0.3 + 0.06 * (k % 11)) for k in range(20)]
+    images = (torch.cat(strokes) * 255).round().to(torch.uint8)  # (20, 28, 28)
+    return Split(images, torch.arange(20) % 10)
+
+
+def attribute_vae(latent_dim=4, seed=0):
+    torch.manual_seed(seed)
+    return MLPVAE(latent_dim=latent_dim, hidden_dims=(16,)).eval()
+
+
+def unit_directions(latent_dim=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return {name: (lambda d: d / d.norm())(torch.randn(latent_dim, generator=g)) for name in ("ink", "slant", "width")}
+
+
+def judge(seed=0):
+    from vae_helpers.judge import DigitClassifier
+
+    torch.manual_seed(seed)
+    return DigitClassifier().eval()
+
+
+class Counting:
+    """Counts a model's encode and decode calls (to check that a slider move decodes one code only)."""
+
+    def __init__(self, model):
+        self.encodes = self.decodes = self.decoded_codes = 0
+        encode, decode = model.encode, model.decode
+
+        def counted_encode(*args):
+            self.encodes += 1
+            return encode(*args)
+
+        def counted_decode(z, *args):
+            self.decodes += 1
+            self.decoded_codes += len(z)
+            return decode(z, *args)
+
+        model.encode, model.decode = counted_encode, counted_decode
+
+
+def test_attribute_slider_decodes_the_mean_code_plus_strength_times_the_direction(bars):
+    from vae_helpers.widgets import AttributeSlider
+
+    vae, directions = attribute_vae(), unit_directions()
+    panel = AttributeSlider(vae, bars, directions, index=3, limit=3.0)
+    with torch.no_grad():
+        mu = vae.encode(bars[3].x())[0][0]
+        at_zero = torch.sigmoid(vae.decode(mu[None]))[0]
+    assert panel.slider.value == 0.0 and (panel.slider.min, panel.slider.max, panel.slider.step) == (-3.0, 3.0, 0.05)
+    torch.testing.assert_close(panel.decoded(), at_zero)  # strength 0: the digit's own mean code
+    assert panel.image.value == png_bytes(at_zero, scale=6)
+    assert panel.digit_image.value == png_bytes(bars[3].x()[0], scale=6)  # the test digit itself, beside it
+    counts = Counting(vae)
+    before = panel.image.value
+    panel.slider.value = 1.5
+    assert (counts.encodes, counts.decoded_codes) == (0, 1)  # a move decodes one code, encodes nothing
+    assert panel.image.value != before
+    with torch.no_grad():
+        expected = torch.sigmoid(vae.decode((mu + 1.5 * directions["ink"])[None]))[0]
+    torch.testing.assert_close(panel.decoded(), expected)
+    assert panel.image.value == png_bytes(expected, scale=6)
+    panel.attribute.value = "slant"  # another direction, the same strength
+    with torch.no_grad():
+        expected = torch.sigmoid(vae.decode((mu + 1.5 * directions["slant"])[None]))[0]
+    assert panel.image.value == png_bytes(expected, scale=6)
+    before, counts.decodes, counts.decoded_codes = panel.image.value, 0, 0
+    panel.index.value = 8  # another digit: its mean code is computed once
+    assert counts.encodes == 1 and panel.image.value != before
+    with torch.no_grad():
+        mu8 = vae.encode(bars[8].x())[0][0]
+        expected = torch.sigmoid(vae.decode((mu8 + 1.5 * directions["slant"])[None]))[0]
+    torch.testing.assert_close(panel.decoded(), expected)
+    assert panel.image.value == png_bytes(expected, scale=6)
+    assert len(panel.update_ms) == 4  # one render per change
+    # a direction that is not of length 1 is scaled to it: strength counts prior standard deviations
+    doubled = AttributeSlider(vae, bars, {"ink": 2 * directions["ink"]}, index=3)
+    doubled.slider.value = 1.5
+    torch.testing.assert_close(doubled.decoded(), AttributeSlider(vae, bars, directions, index=3).decoded(1.5))
+
+
+def test_attribute_slider_reports_the_attribute_measured_on_the_shown_image(bars):
+    from vae_helpers.attributes import ATTRIBUTES, UNITS
+    from vae_helpers.judge import recognised
+    from vae_helpers.widgets import AttributeSlider
+
+    vae, directions, classifier = attribute_vae(), unit_directions(), judge()
+    panel = AttributeSlider(vae, bars, directions, classifier=classifier, index=5)
+    for name, strength in (("slant", 2.0), ("width", -2.5), ("ink", 3.0)):
+        panel.set(attribute=name, strength=strength)
+        with torch.no_grad():
+            mu = vae.encode(bars[5].x())[0]
+            shown = torch.sigmoid(vae.decode(mu + strength * directions[name]))  # (1, 1, 28, 28)
+            base = torch.sigmoid(vae.decode(mu))
+        assert panel.image.value == png_bytes(shown[0], scale=6)
+        fmt = ".1f" if name == "ink" else ".2f"
+        value = format(float(ATTRIBUTES[name](shown)), fmt).replace("-", "\u2212")
+        at_zero = format(float(ATTRIBUTES[name](base)), fmt).replace("-", "\u2212")
+        original = format(float(ATTRIBUTES[name](bars[5].x())), fmt).replace("-", "\u2212")
+        assert value != original  # so the text tells the decoded image from the test digit
+        found = recognised(classifier, shown)
+        judged = f"the judge reads a {int(found.labels[0])} ({100 * float(found.confidence[0]):.0f} %)"
+        assert panel.status.value == f"{name} {value} {UNITS[name]} ({at_zero} at strength 0) \u00b7 {judged}"
+    assert "judge" not in AttributeSlider(vae, bars, directions).status.value  # no classifier, no verdict
+
+
+def test_attribute_slider_static_picture_is_a_strip_of_seven_strengths(bars):
+    from vae_helpers.widgets import AttributeSlider
+
+    vae, directions = attribute_vae(), unit_directions()
+    panel = AttributeSlider(vae, bars, directions, index=2, limit=2.0)
+    panel.set(attribute="width", strength=1.0)
+    bundle = panel._repr_mimebundle_()
+    static = base64.b64decode(bundle["image/png"])
+    assert static == panel.static_png() and "AttributeSlider" in bundle["text/plain"]
+    with torch.no_grad():
+        mu = vae.encode(bars[2].x())[0]
+        strip = torch.sigmoid(vae.decode(mu + torch.linspace(-2, 2, 7)[:, None] * directions["width"]))
+    where = find(static, strip_png(strip, scale=3))
+    assert where is not None  # the decoded images at -2, ..., +2
+    assert find(static, png_bytes(bars[2].x()[0], scale=3)) is not None  # and the test digit
+    assert dark_pixels(static, slice(0, TEXT_PX)) > 50  # under a title
+
+
+def test_attribute_slider_css_classes_and_sizes(bars):
+    from vae_helpers.widgets import AttributeSlider
+
+    panel = AttributeSlider(attribute_vae(), bars, unit_directions(), scale=5)
+    assert "vae-attribute-panel" in panel.widget._dom_classes
+    assert "vae-attribute-index" in panel.index._dom_classes
+    assert "vae-attribute-slider" in panel.slider._dom_classes
+    for image in (panel.image, panel.digit_image):
+        assert "vae-attribute-image" in image._dom_classes
+        assert_shown_at_its_own_size(image)
+        assert shown_size(image) == ("140px", "140px")
+    assert list(panel.attribute.options) == ["ink", "slant", "width"]
+
+
+def test_attribute_slider_bad_arguments(bars, split):
+    from vae_helpers.models import ConditionalVAE
+    from vae_helpers.widgets import AttributeSlider
+
+    vae, directions = attribute_vae(), unit_directions()
+    with pytest.raises(ValueError, match=r"'slant' must be a vector of 4 numbers .* got \(3,\)"):
+        AttributeSlider(vae, bars, {**directions, "slant": torch.ones(3)})
+    with pytest.raises(
+        ValueError, match="attribute must be one of 'ink', 'thickness', 'slant', 'width'; got 'boldness'"
+    ):
+        AttributeSlider(vae, bars, {"boldness": torch.ones(4)})
+    with pytest.raises(ValueError, match="at least one"):
+        AttributeSlider(vae, bars, {})
+    with pytest.raises(ValueError, match="finite and not zero"):
+        AttributeSlider(vae, bars, {"ink": torch.zeros(4)})
+    with pytest.raises(TypeError, match="StyleExplorer"):
+        AttributeSlider(ConditionalVAE(latent_dim=4, hidden_dims=(16,)), bars, directions)
+    with pytest.raises(TypeError, match=r"data\.Split"):
+        AttributeSlider(vae, bars.x(), directions)
+    with pytest.raises(ValueError, match="from 0 to 19"):
+        AttributeSlider(vae, bars, directions, index=20)
+    with pytest.raises(ValueError, match="limit"):
+        AttributeSlider(vae, bars, directions, limit=0)
+    with pytest.raises(TypeError, match="digit judge"):
+        AttributeSlider(vae, bars, directions, classifier="judge")
+    panel = AttributeSlider(vae, bars, directions)
+    with pytest.raises(ValueError, match="attribute must be one of 'ink', 'slant', 'width'; got 'thickness'"):
+        panel.set(attribute="thickness")
+
+
+def cvae_model(seed=0):
+    from vae_helpers.models import ConditionalVAE
+
+    torch.manual_seed(seed)
+    return ConditionalVAE(latent_dim=2, hidden_dims=(16,)).eval()
+
+
+def styles_of(cvae, split, index):
+    """The test digit's mean code, encoded with its own label, decoded with each label 0-9."""
+    with torch.no_grad():
+        mu, _ = cvae.encode(split[index].x(), split.labels[index : index + 1])
+        return torch.sigmoid(cvae.decode(mu.expand(10, -1), torch.arange(10)))
+
+
+def test_style_explorer_writes_the_digits_style_as_every_digit(bars):
+    from vae_helpers.widgets import StyleExplorer
+
+    cvae = cvae_model()
+    panel = StyleExplorer(cvae, bars, index=3)  # a 3: encoded with label 3
+    expected = styles_of(cvae, bars, 3)
+    torch.testing.assert_close(panel.styles(), expected)
+    assert panel.image.value == strip_png(expected, scale=3)
+    assert panel.digit_image.value == png_bytes(bars[3].x()[0], scale=3)
+    counts = Counting(cvae)
+    before = panel.image.value
+    panel.index.value = 14  # a 4
+    assert (counts.encodes, counts.decodes, counts.decoded_codes) == (1, 1, 10)
+    assert panel.image.value != before
+    assert panel.image.value == strip_png(styles_of(cvae, bars, 14), scale=3)
+    assert panel.status.value.startswith("test image #14 (a 4)") and "judge" not in panel.status.value
+    static = base64.b64decode(panel._repr_mimebundle_()["image/png"])
+    assert static == panel.static_png() and find(static, panel.image.value) is not None
+    assert dark_pixels(static, slice(0, TEXT_PX)) > 50  # a title
+    assert "vae-style-panel" in panel.widget._dom_classes and "vae-style-index" in panel.index._dom_classes
+    assert "vae-style-image" in panel.image._dom_classes
+    for image in (panel.image, panel.digit_image):
+        assert_shown_at_its_own_size(image)
+    assert len(panel.update_ms) == 2
+
+
+def test_style_explorer_says_how_many_the_judge_reads_as_asked(bars):
+    from vae_helpers.judge import recognised
+    from vae_helpers.widgets import StyleExplorer
+
+    cvae, classifier = cvae_model(), judge()
+    panel = StyleExplorer(cvae, bars, index=7, classifier=classifier)
+    hits = int((recognised(classifier, styles_of(cvae, bars, 7)).labels == torch.arange(10)).sum())
+    assert panel.status.value.endswith(f" \u00b7 the judge reads {hits} of 10 as the digit asked for")
+
+
+def test_style_explorer_needs_a_conditional_vae(bars, vae):
+    from vae_helpers.widgets import StyleExplorer
+
+    with pytest.raises(TypeError, match=r"models\.ConditionalVAE"):
+        StyleExplorer(vae, bars)
+    with pytest.raises(TypeError, match=r"data\.Split"):
+        StyleExplorer(cvae_model(), bars.x())
+    with pytest.raises(ValueError, match="from 0 to 19"):
+        StyleExplorer(cvae_model(), bars, index=20)
+    with pytest.raises(TypeError, match="digit judge"):
+        StyleExplorer(cvae_model(), bars, classifier=object())

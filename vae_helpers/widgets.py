@@ -1,6 +1,6 @@
-"""Widgets that let a learner move through a latent space and watch the decoded digit change (notebooks 02-06).
+"""Widgets that let a learner move through a latent space and watch the decoded digit change (notebooks 02-07).
 
-Five panels, each made in one line from a trained model and the test split:
+Seven panels, each made in one line from a trained model and the test split:
 
 * :class:`LatentSliders` -- one slider per latent dimension (for large codes: the first k, or the k
   with the most KL), buttons to start from a test digit's code, a prior sample or zero.
@@ -10,12 +10,15 @@ Five panels, each made in one line from a trained model and the test split:
   for several models side by side (an autoencoder and a VAE, say).
 * :class:`ModelSwitcher` -- a slider over trained models (a beta sweep) that swaps their pictures.
 * :class:`PosteriorExplorer` -- a test digit's true posterior, computed on a grid, beside the encoder's q.
+* :class:`AttributeSlider` -- a test digit's code moved along a direction that changes an attribute
+  (ink, thickness, slant, width), with the attribute measured on the decoded image.
+* :class:`StyleExplorer` -- a conditional VAE writes a test digit's style as each of the ten digits.
 
 How they are built: explicit ipywidgets (sliders, buttons, persistent ``ipywidgets.Image`` widgets)
 wired with ``observe``. A move decodes one code and replaces the image's PNG bytes, a few
 milliseconds, instead of clearing and redrawing a matplotlib figure as ``interact`` would. Only
 features shared by ipywidgets 7.7 and 8 are used (``FloatSlider``, ``SelectionSlider``,
-``BoundedIntText``, ``Dropdown``, ``Button``, ``Image``, ``HTML``, ``Label``, ``HBox``/``VBox``, ``Layout``,
+``BoundedIntText``, ``Dropdown``, ``ToggleButtons``, ``Button``, ``Image``, ``HTML``, ``Label``, ``HBox``/``VBox``, ``Layout``,
 ``observe``, ``on_click``, ``add_class``), so the course also runs on hosted services that ship 7.7.
 
 Every picture is an ``ipywidgets.Image`` made by :func:`pixel_image`: shown at exactly its PNG's pixel
@@ -43,7 +46,9 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from . import bounds, checks
+from .attributes import ATTRIBUTES, UNITS
 from .data import Split
+from .judge import recognised
 from .losses import kl_per_dimension
 from .plotting import (
     TEXT_PX,
@@ -1142,3 +1147,333 @@ class PosteriorExplorer(_Panel):
             [f"log p(x) {post.log_px:.2f}, ELBO {post.elbo:.2f}, gap {post.log_px - post.elbo:.2f} nats"],
             title=f"test digit #{self.index.value} (pick another by its number)",
         )
+
+
+# --------------------------------------------------------------------------- attributes and style (notebook 07)
+
+
+def _judge_line(classifier: nn.Module | None, image: torch.Tensor) -> str:
+    """What the judge calls one image ``(1, H, W)`` in [0, 1]: " · the judge reads a 7 (98 %)", or "" without one."""
+    if classifier is None:
+        return ""
+
+    found = recognised(classifier, image[None])
+    return f" \u00b7 the judge reads a {int(found.labels[0])} ({100 * float(found.confidence[0]):.0f} %)"
+
+
+def _check_classifier(classifier) -> nn.Module | None:
+    if classifier is not None and not isinstance(classifier, nn.Module):
+        raise TypeError(
+            f"classifier must be the course's digit judge (a torch.nn.Module giving logits, e.g. "
+            f"judge.digit_classifier(cfg)) or None; got {type(classifier).__name__}."
+        )
+    return classifier
+
+
+def _attribute_text(name: str, value: float) -> str:
+    """An attribute's value as the panels write it: "slant 0.31 pixels right per pixel up"."""
+
+    if not math.isfinite(value):
+        return f"{name} not measurable (no ink)"
+    return f"{name} {_attribute_number(name, value)} {UNITS[name]}"
+
+
+def _attribute_number(name: str, value: float) -> str:
+    """An attribute's value alone: ink to 0.1 pixel, the others to 0.01; "?" where there is no ink to measure."""
+    return _minus(value, ".1f" if name == "ink" else ".2f") if math.isfinite(value) else "?"
+
+
+class AttributeSlider(_Panel):
+    """Move a test digit's mean code along a direction that changes one attribute (ink, thickness, slant,
+    width; see ``attributes``) and watch the decoded digit change, the attribute measured on it.
+
+    The panel shows the test digit and the image decoded at ``mu(x) + strength * direction``, side by side,
+    and a line: the chosen attribute measured on that image (``attributes.ATTRIBUTES[name]``) beside its
+    value at strength 0 and, given a ``classifier`` (the course's digit judge), what the judge reads.
+
+    Args:
+        model: a VAE with ``encode(x) -> (mu, logvar)`` and ``decode(z) -> logits``, e.g. ``models.MLPVAE``.
+        split: the test split (a ``data.Split``, e.g. ``mnist.test``); a box picks a digit by its number.
+        directions: ``{attribute name: direction (latent_dim,)}``, names from ``attributes.ATTRIBUTES``,
+            e.g. from ``attributes.direction``; each is scaled to length 1.
+        classifier: optional, the digit judge (``judge.digit_classifier``), to say what the image reads as.
+        index: the test digit to start with; limit: the slider runs from ``-limit`` to ``+limit`` prior
+            standard deviations; scale: screen pixels per image pixel.
+
+    A slider move decodes one code; a new digit is encoded once. Introduced in notebook 07.
+    """
+
+    STRENGTHS = 7  # images in the static picture's strip, from -limit to +limit
+
+    def __init__(
+        self,
+        model: nn.Module,
+        split: Split,
+        directions: Mapping[str, torch.Tensor],
+        classifier: nn.Module | None = None,
+        index: int = 0,
+        limit: float = 3.0,
+        scale: int = 6,
+    ):
+        import ipywidgets as w
+
+        super().__init__()
+        if not (hasattr(model, "encode") and hasattr(model, "decode")):
+            raise TypeError(f"model must be a VAE with encode() and decode() methods, got {type(model).__name__}.")
+        if getattr(model, "num_classes", None) is not None:
+            raise TypeError(
+                "AttributeSlider needs a VAE whose encode takes images only; this one is conditional "
+                "(it is told the digit): use StyleExplorer for a models.ConditionalVAE."
+            )
+        if not isinstance(split, Split):
+            raise TypeError(f"split must be a data.Split (e.g. mnist.test), got {type(split).__name__}.")
+        if not isinstance(directions, Mapping) or not directions:
+            raise ValueError(
+                "directions must be a dict of at least one {attribute name: direction}, "
+                "e.g. {'slant': attributes.direction(mu, slants)}."
+            )
+        checks.number("limit", limit, above=0)
+        checks.count("scale", scale)
+        self.model, self.split, self.scale, self.limit = model, split, scale, float(limit)
+        self.classifier = _check_classifier(classifier)
+        self.device = _device_of(model.decode)
+        with torch.no_grad():
+            latent_dim = _mean_code(model, split[:1].x().to(self.device)).shape[1]
+        self.latent_dim = latent_dim
+        self.directions: dict[str, torch.Tensor] = {}
+        for name, d in directions.items():
+            checks.choice("attribute", name, ATTRIBUTES)
+            d = torch.as_tensor(d).detach().float().cpu()
+            if d.shape != (latent_dim,):
+                raise ValueError(
+                    f"The direction for {name!r} must be a vector of {latent_dim} numbers (the model's "
+                    f"latent_dim), shaped ({latent_dim},); got {tuple(d.shape)}."
+                )
+            if not (torch.isfinite(d).all() and d.norm() > 0):
+                raise ValueError(f"The direction for {name!r} must be finite and not zero.")
+            self.directions[name] = d / d.norm()
+        names = list(self.directions)
+        self.name = f"attribute directions: {', '.join(names)}"
+        self._hold = False
+
+        self.index = w.BoundedIntText(
+            value=_check_index(index, len(split)),
+            min=0,
+            max=len(split) - 1,
+            description="test digit #",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="200px"),
+        )
+        self.index.add_class("vae-attribute-index")
+        self.attribute = w.ToggleButtons(options=names, value=names[0], description="attribute")
+        self.attribute.add_class("vae-attribute-choice")
+        self.slider = float_slider(-self.limit, self.limit, "strength")
+        self.slider.add_class("vae-attribute-slider")
+        side = 28 * scale
+        self.digit_image = pixel_image(width=side, height=side, css_class="vae-attribute-image")
+        self.digit_image.add_class("vae-attribute-digit")
+        self.image = pixel_image(width=side, height=side, css_class="vae-attribute-image")
+        self.image.add_class("vae-attribute-decoded")
+        self.digit_caption, self.caption = w.HTML(), w.HTML()
+        self.status = w.HTML()
+        self.status.add_class("vae-status")
+        pictures = w.HBox(
+            [w.VBox([self.digit_caption, self.digit_image]), w.VBox([self.caption, self.image])],
+            layout=w.Layout(grid_gap="24px"),
+        )
+        self.widget = w.VBox([w.HBox([self.index, self.attribute]), self.slider, pictures, self.status])
+        self.widget.add_class("vae-attribute-panel")
+        self.index.observe(lambda change: self._timed(self._new_digit), names="value")
+        self.attribute.observe(lambda change: None if self._hold else self._timed(self._render), names="value")
+        self.slider.observe(lambda change: None if self._hold else self._timed(self._render), names="value")
+        self._timed(self._new_digit)
+
+    # ---------------------------------------------------------------- state
+
+    def set(self, index: int | None = None, attribute: str | None = None, strength: float | None = None) -> None:
+        """Pick a test digit, an attribute and a strength (each optional) and update the panel once."""
+        if index is not None:
+            index = _check_index(index, len(self.split))
+        if attribute is not None:
+            checks.choice("attribute", attribute, self.directions)
+        self._hold = True
+        try:
+            if attribute is not None:
+                self.attribute.value = attribute
+            if strength is not None:
+                s = self.slider
+                s.value = snap(strength, s.min, s.max, s.step)
+            if index is not None and index != self.index.value:
+                self.index.value = index  # re-encodes (and renders) once
+                return
+        finally:
+            self._hold = False
+        self._timed(self._render)
+
+    def code(self, strength: float | None = None) -> torch.Tensor:
+        """The code ``(latent_dim,)``: the digit's mean code plus ``strength`` (default: the slider's) times
+        the chosen attribute's direction."""
+        s = self.slider.value if strength is None else float(strength)
+        return self._mu + s * self.directions[self.attribute.value]
+
+    def decoded(self, strength: float | None = None) -> torch.Tensor:
+        """The image ``(1, H, W)`` in [0, 1] decoded at :meth:`code`."""
+        return self._decode(self.code(strength)[None])[0]
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.sigmoid(self.model.decode(z.to(self.device))).cpu()
+
+    def measure(self, image: torch.Tensor) -> float:
+        """The chosen attribute of one image ``(1, H, W)``, as ``attributes.ATTRIBUTES`` measures it."""
+
+        return float(ATTRIBUTES[self.attribute.value](image[None]))
+
+    def describe(self) -> str:
+        """The text line under the pictures: the attribute now and at strength 0, and what the judge reads."""
+        name = self.attribute.value
+        now, base = self.measure(self._shown), self.measure(self._base)
+        return f"{_attribute_text(name, now)} ({_attribute_number(name, base)} at strength 0)" + _judge_line(
+            self.classifier, self._shown
+        )
+
+    def static_png(self) -> bytes:
+        """The test digit and its decoded images at 7 strengths from -limit to +limit, captioned, titled."""
+        name = self.attribute.value
+        strengths = torch.linspace(-self.limit, self.limit, self.STRENGTHS)
+        images = self._decode(self._mu + strengths[:, None] * self.directions[name])
+        strip = strip_png(images, scale=3)
+        values = ", ".join(_attribute_number(name, self.measure(im)) for im in images)
+        label = _test_image(self.index.value, self.split.labels)
+        return side_by_side(
+            [png_bytes(self._digit, scale=3), strip],
+            [
+                label,
+                f"decoded at mu + s \u00d7 the {name} direction, s = {_minus(-self.limit, '.1f')} to "
+                f"{_minus(self.limit, '+.1f')}; {name}: {values}",
+            ],
+            vertical=True,
+            title=f"{name} of {label}: the slider is at strength {_minus(self.slider.value)} ({self.describe()})",
+        )
+
+    # ---------------------------------------------------------------- events
+
+    def _new_digit(self) -> None:
+        i = self.index.value
+        self._digit = self.split[i].x()[0].cpu()  # (1, H, W)
+        with torch.no_grad():
+            self._mu = _mean_code(self.model, self._digit[None].to(self.device))[0].cpu()
+        self._base = self._decode(self._mu[None])[0]  # strength 0: what the attribute is compared with
+        _show_png(self.digit_image, png_bytes(self._digit, scale=self.scale))
+        self.digit_caption.value = f"<b>{_test_image(i, self.split.labels)}</b>"
+        self._render()
+
+    def _render(self) -> None:
+        self._shown = self.decoded()
+        _show_png(self.image, png_bytes(self._shown, scale=self.scale))
+        self.caption.value = (
+            f"<b>decoded at mu + {_minus(self.slider.value, '.2f')} \u00d7 the {self.attribute.value} direction</b>"
+        )
+        self.status.value = self.describe()
+
+
+class StyleExplorer(_Panel):
+    """A conditional VAE writes a test digit's style as every digit: the digit is encoded with its own
+    label, and its mean code decoded with each label 0-9 (``models.ConditionalVAE``).
+
+    The code carries what the label does not say (slant, width, thickness), so the ten images should share
+    the test digit's style. Given a ``classifier`` (the course's digit judge), a line says how many of the
+    ten it reads as the digit asked for. A box picks the test digit by its number: one encode and one
+    decode of ten codes, a few milliseconds. Introduced in notebook 07.
+    """
+
+    def __init__(
+        self, cvae: nn.Module, split: Split, index: int = 0, classifier: nn.Module | None = None, scale: int = 3
+    ):
+        import ipywidgets as w
+
+        super().__init__()
+        num_classes = getattr(cvae, "num_classes", None)
+        if not (isinstance(num_classes, int) and hasattr(cvae, "encode") and hasattr(cvae, "decode")):
+            raise TypeError(
+                f"StyleExplorer needs a conditional VAE, told the digit (a models.ConditionalVAE, with "
+                f"num_classes and encode(x, y), decode(z, y)); got {type(cvae).__name__}, which is not "
+                "conditional. For an ordinary VAE use AttributeSlider."
+            )
+        if not isinstance(split, Split):
+            raise TypeError(f"split must be a data.Split (e.g. mnist.test), got {type(split).__name__}.")
+        if len(split) and int(split.labels.max()) >= num_classes:
+            raise ValueError(
+                f"The split has labels up to {int(split.labels.max())}, but the model knows {num_classes}."
+            )
+        checks.count("scale", scale)
+        self.model, self.split, self.scale, self.num_classes = cvae, split, scale, num_classes
+        self.classifier = _check_classifier(classifier)
+        self.device = _device_of(cvae.decode)
+        self.name = f"{len(split)} test digits written as 0-{num_classes - 1}"
+        self.index = w.BoundedIntText(
+            value=_check_index(index, len(split)),
+            min=0,
+            max=len(split) - 1,
+            description="test digit #",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="200px"),
+        )
+        self.index.add_class("vae-style-index")
+        side = 28 * scale
+        strip_size = png_size(strip_png(torch.zeros(num_classes, 1, 28, 28), scale=scale))
+        self.digit_image = pixel_image(width=side, height=side, css_class="vae-style-digit")
+        self.image = pixel_image(width=strip_size[0], height=strip_size[1], css_class="vae-style-image")
+        self.digit_caption = w.HTML()
+        self.caption = w.HTML(f"<b>its style, written as each digit 0-{num_classes - 1}</b>")
+        self.status = w.HTML()
+        self.status.add_class("vae-status")
+        pictures = w.HBox(
+            [w.VBox([self.digit_caption, self.digit_image]), w.VBox([self.caption, self.image])],
+            layout=w.Layout(flex_flow="row wrap", grid_gap="24px"),
+        )
+        self.widget = w.VBox([self.index, pictures, self.status])
+        self.widget.add_class("vae-style-panel")
+        self.index.observe(lambda change: self._timed(self._render), names="value")
+        self._timed(self._render)
+
+    def code(self, index: int | None = None) -> torch.Tensor:
+        """Test digit ``index``'s mean code ``(latent_dim,)`` (default: the box's), encoded with its own label."""
+        i = self.index.value if index is None else _check_index(index, len(self.split))
+        x, y = self.split[i].x().to(self.device), self.split.labels[i : i + 1].long().to(self.device)
+        with torch.no_grad():
+            return self.model.encode(x, y)[0][0].cpu()
+
+    def styles(self, index: int | None = None) -> torch.Tensor:
+        """The images ``(num_classes, 1, H, W)`` in [0, 1]: the mean code decoded with each label."""
+        z = self.code(index)[None].expand(self.num_classes, -1)
+        with torch.no_grad():
+            logits = self.model.decode(z.to(self.device), torch.arange(self.num_classes, device=self.device))
+        return torch.sigmoid(logits).cpu()
+
+    def describe(self) -> str:
+        """The line under the pictures: which digit, and what the judge reads (given a classifier)."""
+        text = f"{_test_image(self.index.value, self.split.labels)}: its mean code, decoded with each label"
+        if self.classifier is not None:
+            found = recognised(self.classifier, self._styles)
+            hits = int((found.labels == torch.arange(self.num_classes)).sum())
+            text += f" \u00b7 the judge reads {hits} of {self.num_classes} as the digit asked for"
+        return text
+
+    def static_png(self) -> bytes:
+        """The test digit and its style written as each digit, captioned, under a title."""
+        return side_by_side(
+            [png_bytes(self._digit, scale=self.scale), self.image.value],
+            [_test_image(self.index.value, self.split.labels), f"written as 0-{self.num_classes - 1}"],
+            gap=24,
+            title=f"{self.describe()} (pick another test digit by its number)",
+        )
+
+    def _render(self) -> None:
+        i = self.index.value
+        self._digit = self.split[i].x()[0].cpu()
+        self._styles = self.styles()
+        _show_png(self.digit_image, png_bytes(self._digit, scale=self.scale))
+        _show_png(self.image, strip_png(self._styles, scale=self.scale))
+        self.digit_caption.value = f"<b>{_test_image(i, self.split.labels)}</b>"
+        self.status.value = self.describe()
