@@ -35,6 +35,7 @@ from vae_helpers import zoo
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+SKIP = r"-?\d+(?:\.\d+)?"  # a number in a table row that is not the figure
 
 # notebook number -> {figure name: (regex with one group over the notebook's printed output, check or None)}
 # A check is (">" or "<", bound in full mode, bound in fast mode): the bound the notebook or zoo.trained
@@ -136,6 +137,23 @@ FIGURES: dict[str, dict[str, tuple[str, tuple[str, float, float] | None]]] = {
         "active units, beta 784": (rf"beta = 784: {NUMBER} active units", ("<", 0.5, 0.5)),
         "binarized MNIST: test NLL (K = 5,000), nats": (rf"test digits\): {NUMBER} ±", None),
         "binarized MNIST: test negative ELBO, nats": (rf"same digits:\s+{NUMBER} nats", None),
+    },
+    "07": {
+        "judge: test accuracy, %": (rf"The judge reads {NUMBER}% of the [\d,]+ test digits", (">", 98.0, 98.0)),
+        **{
+            f"{name}, regression: label kept, %": (
+                rf"\n\s*{name}\s+regression\s+{SKIP}\s+{SKIP}\s+{SKIP}\s+{SKIP}%\s+{NUMBER}%",
+                None,
+            )
+            for name in ("ink", "thickness", "slant", "width")
+        },
+        "style sheets read as asked, %": (rf"reads {NUMBER}% of the 1,000 written digits", (">", 95.0, 80.0)),
+        "AUROC rotated, negative ELBO": (rf"rotated digits\s+{NUMBER}", (">", 0.5, 0.5)),
+        "AUROC rotated, autoencoder": (rf"rotated digits\s+{SKIP}\s+{SKIP}\s+{NUMBER}", None),
+        "AUROC strokes, negative ELBO": (rf"strokes\s+{NUMBER}", (">", 0.5, 0.5)),
+        "AUROC strokes, autoencoder": (rf"strokes\s+{SKIP}\s+{SKIP}\s+{NUMBER}", None),
+        "AUROC inverted, negative ELBO": (rf"inverted digits\s+{NUMBER}", (">", 0.5, 0.5)),
+        "AUROC noise, negative ELBO": (rf"\n\s+noise\s+{NUMBER}", (">", 0.5, 0.5)),
     },
 }
 

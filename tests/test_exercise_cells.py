@@ -60,8 +60,8 @@ def exercises_in(path):
 ALL = [(p.name, i, stubs, sol) for p in NOTEBOOKS for i, (stubs, sol) in enumerate(exercises_in(p))]
 
 
-def test_the_course_has_its_twelve_exercises():
-    assert len(ALL) == 12
+def test_the_course_has_its_sixteen_exercises():
+    assert len(ALL) == 16
 
 
 @pytest.mark.parametrize("notebook, number, stubs, solution", ALL, ids=[f"{a[0][:2]}-ex{a[1] + 1}" for a in ALL])

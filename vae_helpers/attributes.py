@@ -93,7 +93,7 @@ def perimeter(images: torch.Tensor) -> torch.Tensor:
     outline comes out a pixel or two short, and :func:`thickness` reads a straight stroke 2-4 pixels wide
     and 12-20 long up to 0.45 pixels thick (0.06-0.31 for a length of 20; tests/test_attributes.py).
     """
-    p = torch.nn.functional.pad(_pixels(images), (1, 1, 1, 1))  # a black border: the outline closes at the edge
+    p = torch.nn.functional.pad(_pixels(images).float(), (1, 1, 1, 1))  # a black border closes the outline
     # the gradient at every pixel corner, from the 2x2 pixels around it
     a, b, c, d = p[:, :-1, :-1], p[:, :-1, 1:], p[:, 1:, :-1], p[:, 1:, 1:]
     gx, gy = (b + d - a - c) / 2, (c + d - a - b) / 2
@@ -119,7 +119,7 @@ ATTRIBUTES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "slant": slant,
     "width": width,
 }
-UNITS = {"ink": "pixels of ink", "thickness": "pixels", "slant": "pixels right per pixel up", "width": "pixels"}
+UNITS = {"ink": "pixels", "thickness": "pixels", "slant": "pixels right per pixel up", "width": "pixels"}
 
 
 def measure(images: torch.Tensor, names: Sequence[str] = tuple(ATTRIBUTES)) -> dict[str, torch.Tensor]:

@@ -1463,7 +1463,8 @@ class StyleExplorer(_Panel):
     def static_png(self) -> bytes:
         """The test digit and its style written as each digit, captioned, under a title."""
         return side_by_side(
-            [png_bytes(self._digit, scale=self.scale), self.image.value],
+            # the strip at two thirds of the panel's scale: with the digit beside it, it fits a laptop's output area
+            [png_bytes(self._digit, scale=self.scale), strip_png(self._styles, scale=max(1, 2 * self.scale // 3))],
             [_test_image(self.index.value, self.split.labels), f"written as 0-{self.num_classes - 1}"],
             gap=24,
             title=f"{self.describe()} (pick another test digit by its number)",
