@@ -51,7 +51,7 @@ def test_student_copy_has_no_solution_left(student):
         assert "widgets" not in mine.metadata
         # every stub and every check stayed
         assert text.count("passed = check_") == "\n".join(c.source for c in full.cells).count("passed = check_")
-    assert total_removed >= 2 * 12  # 12 exercises, each a solution cell and its note
+    assert total_removed >= 2 * 16  # 16 exercises, each a solution cell and its note
 
 
 def run_notebook(path, timeout=900):
@@ -101,7 +101,7 @@ def test_student_copy_runs_and_every_stub_answers_with_a_hint(student, tmp_path,
             if "= yours_or_reference(" in cell.source:
                 fallbacks += 1
                 assert "does not pass its check yet" in text_of(cell)
-    assert checks == 12 and fallbacks == 5
+    assert checks == 16 and fallbacks == 9
 
 
 def test_student_copy_replaces_an_old_one_whole_or_not_at_all(tmp_path, monkeypatch):
@@ -530,5 +530,5 @@ def test_course_pages_offline_typeset_every_formula_and_fold_every_solution(site
                 assert solutions.nth(i).is_visible(), f"{path.name}: solution {i} does not open on a click"
         finally:
             tab.close()
-    assert formula_count > 150 and solution_count == 12  # the course's formulas and exercises, all of them
+    assert formula_count > 150 and solution_count == 16  # the course's formulas and exercises, all of them
     assert (folder / "index.html").read_text().count("<li>") == len(NOTEBOOKS) + 1

@@ -187,6 +187,23 @@ def _check_index(index: int, n: int) -> int:
     return index
 
 
+def digit_number_box(index: int, n: int, css_class: str, description: str = "test digit #"):
+    """A box that picks one of ``n`` test digits by its number, starting at ``index`` (checked), with
+    ``css_class`` for the browser test: the digit picker of notebooks 06 and 07's panels."""
+    import ipywidgets as w
+
+    box = w.BoundedIntText(
+        value=_check_index(index, n),
+        min=0,
+        max=n - 1,
+        description=description,
+        style={"description_width": "initial"},
+        layout=w.Layout(width="200px"),
+    )
+    box.add_class(css_class)
+    return box
+
+
 def nice_step(span: float, steps: int = 120) -> float:
     """A round slider step (1, 2 or 5 times a power of ten) giving about ``steps`` steps over ``span``."""
     raw = span / steps
@@ -1103,14 +1120,7 @@ class PosteriorExplorer(_Panel):
             z = self.coarse.z.to(like)
             self._logits = torch.cat([bounds._decode_flat(model, c) for c in z.split(16384)])  # (G, P)
             self._prior_and_norm = bounds.log_standard_normal(z) - F.softplus(self._logits).sum(-1)
-        self.index = w.BoundedIntText(
-            value=_check_index(index, len(split)),
-            min=0,
-            max=len(split) - 1,
-            description="test digit #",
-            layout=w.Layout(width="200px"),
-        )
-        self.index.add_class("vae-posterior-index")
+        self.index = digit_number_box(index, len(split), "vae-posterior-index")
         self.status = w.HTML()
         self.image = pixel_image(b"", width=340, height=340, css_class="vae-posterior-image")
         self.widget = w.VBox([self.index, self.image, self.status])
@@ -1256,15 +1266,7 @@ class AttributeSlider(_Panel):
         self.name = f"attribute directions: {', '.join(names)}"
         self._hold = False
 
-        self.index = w.BoundedIntText(
-            value=_check_index(index, len(split)),
-            min=0,
-            max=len(split) - 1,
-            description="test digit #",
-            style={"description_width": "initial"},
-            layout=w.Layout(width="200px"),
-        )
-        self.index.add_class("vae-attribute-index")
+        self.index = digit_number_box(index, len(split), "vae-attribute-index")
         self.attribute = w.ToggleButtons(options=names, value=names[0], description="attribute")
         self.attribute.add_class("vae-attribute-choice")
         self.slider = float_slider(-self.limit, self.limit, "strength")
@@ -1411,15 +1413,7 @@ class StyleExplorer(_Panel):
         self.classifier = _check_classifier(classifier)
         self.device = _device_of(cvae.decode)
         self.name = f"{len(split)} test digits written as 0-{num_classes - 1}"
-        self.index = w.BoundedIntText(
-            value=_check_index(index, len(split)),
-            min=0,
-            max=len(split) - 1,
-            description="test digit #",
-            style={"description_width": "initial"},
-            layout=w.Layout(width="200px"),
-        )
-        self.index.add_class("vae-style-index")
+        self.index = digit_number_box(index, len(split), "vae-style-index")
         side = 28 * scale
         strip_size = png_size(strip_png(torch.zeros(num_classes, 1, 28, 28), scale=scale))
         self.digit_image = pixel_image(width=side, height=side, css_class="vae-style-digit")
